@@ -1,0 +1,317 @@
+"""The SQLite memory: runs, tasks, model calls, test results, reviews, findings, lessons.
+
+One file, WAL mode, schema versioned with forward-only migrations (PRAGMA user_version).
+Money is stored as decimal strings so sums reconcile exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.records import Finding, Review, TestComparison, Usage
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,               -- do | pr | queue | demo | eval
+        repo TEXT NOT NULL,
+        request TEXT NOT NULL,
+        base_commit TEXT,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        branch TEXT,
+        implementer TEXT,
+        reviewer TEXT,
+        result_json TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        request TEXT NOT NULL,
+        task_kind TEXT,
+        difficulty TEXT,
+        implementer TEXT,
+        reviewer TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL,
+        trusted INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        diff TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        task_id TEXT REFERENCES tasks(id),
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cost_usd TEXT NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX calls_created ON calls(created_at);
+    CREATE TABLE test_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        phase TEXT NOT NULL,              -- base | head
+        exit_code INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        skipped INTEGER NOT NULL,
+        outcomes_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        round INTEGER NOT NULL,
+        reviewer TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        review_id INTEGER REFERENCES reviews(id),
+        source TEXT NOT NULL,             -- reviewer | guard
+        rule TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        category TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE lessons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT '*',
+        task_kind TEXT,
+        text TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        finding_id INTEGER REFERENCES findings(id),
+        created_at TEXT NOT NULL,
+        UNIQUE(repo, scope, text)
+    );
+    """,
+]
+
+
+def now_iso() -> str:
+    """UTC timestamp used for every stored time."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_id() -> str:
+    """A short random id for runs and tasks."""
+    return uuid.uuid4().hex[:12]
+
+
+class CallRecord(Protocol):
+    """What the ledger hands to memory for each priced model call."""
+
+    role: str
+    model: str
+    provider: str
+    usage: Usage
+    cost_usd: Decimal
+    latency_ms: int
+    outcome: str
+
+
+class Memory:
+    """A handle on the memory database. Use as a context manager; it closes the connection."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Autocommit mode: each write is its own transaction unless `transaction()` groups them.
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Group writes; BEGIN IMMEDIATE takes the write lock up front to avoid upgrade deadlocks."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        """The migration number the database is at."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writes -----------------------------------------------------------------
+
+    def start_run(self, kind: str, repo: str, request: str, base_commit: str | None) -> str:
+        """Record a new run and return its id."""
+        run_id = new_id()
+        self.db.execute(
+            "INSERT INTO runs (id, kind, repo, request, base_commit, status, started_at) VALUES (?,?,?,?,?,?,?)",
+            (run_id, kind, repo, request, base_commit, "running", now_iso()),
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, reason: str, result: dict[str, Any], **fields: Any) -> None:
+        """Write a run's final status, reason and JSON result (idempotent: last write wins)."""
+        allowed = {"branch", "implementer", "reviewer"}
+        extra = {k: v for k, v in fields.items() if k in allowed}
+        sets = "".join(f", {k} = ?" for k in extra)
+        self.db.execute(
+            f"UPDATE runs SET status = ?, reason = ?, result_json = ?, finished_at = ?{sets} WHERE id = ?",
+            (status, reason, json.dumps(result, default=str), now_iso(), *extra.values(), run_id),
+        )
+
+    def start_task(self, run_id: str, request: str, implementer: str, reviewer: str, attempt: int = 1,
+                   task_kind: str | None = None, difficulty: str | None = None) -> str:
+        """Record one implementation attempt inside a run."""
+        task_id = new_id()
+        self.db.execute(
+            "INSERT INTO tasks (id, run_id, request, task_kind, difficulty, implementer, reviewer, attempt, "
+            "status, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (task_id, run_id, request, task_kind, difficulty, implementer, reviewer, attempt, "running", now_iso()),
+        )
+        return task_id
+
+    def finish_task(self, task_id: str, status: str, trusted: bool, reason: str, diff: str | None) -> None:
+        """Write a task's outcome and candidate diff."""
+        self.db.execute(
+            "UPDATE tasks SET status = ?, trusted = ?, reason = ?, diff = ?, finished_at = ? WHERE id = ?",
+            (status, int(trusted), reason, diff, now_iso(), task_id),
+        )
+
+    def record_call(self, run_id: str, task_id: str | None, call: CallRecord) -> None:
+        """Record one priced model call."""
+        u = call.usage
+        self.db.execute(
+            "INSERT INTO calls (run_id, task_id, role, model, provider, input_tokens, output_tokens, "
+            "cache_read_tokens, cache_write_tokens, cost_usd, latency_ms, outcome, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, task_id, call.role, call.model, call.provider, u.input_tokens, u.output_tokens,
+             u.cache_read_tokens, u.cache_write_tokens, str(call.cost_usd), call.latency_ms, call.outcome, now_iso()),
+        )
+
+    def record_tests(self, task_id: str, comparison: TestComparison) -> None:
+        """Store the base and head test reports of a task."""
+        with self.transaction() as db:
+            for phase, report in (("base", comparison.base), ("head", comparison.head)):
+                db.execute(
+                    "INSERT INTO test_runs (task_id, phase, exit_code, passed, failed, errors, skipped, "
+                    "outcomes_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (task_id, phase, report.exit_code, report.passed, report.failed, report.errors,
+                     report.skipped, json.dumps(report.outcomes), now_iso()),
+                )
+
+    def record_review(self, task_id: str, review: Review) -> int:
+        """Store a review and its findings; return the review id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO reviews (task_id, round, reviewer, verdict, summary, created_at) VALUES (?,?,?,?,?,?)",
+                (task_id, review.round, review.reviewer, review.verdict, review.summary, now_iso()),
+            )
+            review_id = int(cur.lastrowid or 0)
+            for f in review.findings:
+                self._insert_finding(db, task_id, review_id, f)
+        return review_id
+
+    def record_findings(self, task_id: str, findings: list[Finding]) -> None:
+        """Store findings not attached to a review (the deterministic guards')."""
+        with self.transaction() as db:
+            for f in findings:
+                self._insert_finding(db, task_id, None, f)
+
+    @staticmethod
+    def _insert_finding(db: sqlite3.Connection, task_id: str, review_id: int | None, f: Finding) -> None:
+        db.execute(
+            "INSERT INTO findings (task_id, review_id, source, rule, path, line, severity, category, message) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (task_id, review_id, f.source, f.rule, f.path, f.line, f.severity, f.category, f.message),
+        )
+
+    # -- reads ------------------------------------------------------------------
+
+    def spend_since(self, since_iso: str) -> Decimal:
+        """Dollars spent on calls recorded at or after a timestamp (the daily budget)."""
+        rows = self.db.execute("SELECT cost_usd FROM calls WHERE created_at >= ?", (since_iso,))
+        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+
+    def run_spend(self, run_id: str) -> Decimal:
+        """Dollars spent by one run."""
+        rows = self.db.execute("SELECT cost_usd FROM calls WHERE run_id = ?", (run_id,))
+        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+
+    def runs(self, limit: int = 20) -> list[sqlite3.Row]:
+        """The most recent runs, newest first."""
+        return list(self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)))
+
+    def run(self, run_id: str) -> sqlite3.Row | None:
+        """One run by id (a unique prefix is accepted)."""
+        rows = list(self.db.execute("SELECT * FROM runs WHERE id LIKE ? || '%'", (run_id,)))
+        return rows[0] if len(rows) == 1 else None
+
+    def calls(self, run_id: str) -> list[sqlite3.Row]:
+        """All calls of one run in order."""
+        return list(self.db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,)))
+
+    def tasks(self, run_id: str) -> list[sqlite3.Row]:
+        """All tasks of one run in order."""
+        return list(self.db.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY started_at", (run_id,)))
+
+    def reviews(self, task_id: str) -> list[sqlite3.Row]:
+        """All review rounds of a task."""
+        return list(self.db.execute("SELECT * FROM reviews WHERE task_id = ? ORDER BY round", (task_id,)))
+
+    def findings(self, task_id: str) -> list[sqlite3.Row]:
+        """All findings of a task, guards' and reviewers'."""
+        return list(self.db.execute("SELECT * FROM findings WHERE task_id = ? ORDER BY id", (task_id,)))
+
+    def test_runs(self, task_id: str) -> list[sqlite3.Row]:
+        """Base and head test runs of a task."""
+        return list(self.db.execute("SELECT * FROM test_runs WHERE task_id = ? ORDER BY id", (task_id,)))
