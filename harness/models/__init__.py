@@ -1,0 +1,1 @@
+"""Model clients behind one Protocol, and the pricing of their calls."""
