@@ -1,0 +1,1 @@
+"""Sub-command groups of the `harness` CLI, each with a register(app) function."""
