@@ -21,7 +21,7 @@ from harness.repofiles import list_repo_files, looks_binary, read_text_file
 # Bump when the extracted data's shape or meaning changes: old cache rows then miss.
 SCHEMA_VERSION = 1
 CACHE_FILENAME = "repomap-cache.sqlite3"
-_MAX_SIGNATURE = 160
+_MAX_SIGNATURE = 120
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 # tree-sitter node types that define something, with the kind shown in the map.
@@ -111,6 +111,11 @@ def _signature(node, source: bytes) -> str:  # noqa: ANN001
     """The definition's header: its text up to the body, on one line."""
     body = node.child_by_field_name("body")
     end = body.start_byte if body is not None else node.end_byte
+    # A comment between the header and the body (`def f():  # why`) is not signature.
+    for child in node.children:
+        if child.type == "comment" and child.start_byte < end:
+            end = child.start_byte
+            break
     header = source[node.start_byte:end].decode("utf-8", errors="replace")
     if body is None:
         header = header.splitlines()[0] if header else ""

@@ -19,9 +19,13 @@ from harness.errors import PathOutsideRepo, UsageError
 from harness.repofiles import read_text_file
 
 CHARS_PER_TOKEN = 4
-MAX_DEFS_PER_FILE = 30
+# The best-ranked file is usually the one to change, so it shows more of itself;
+# the rest show their first few definitions so that more files fit the budget.
+MAX_DEFS_FIRST_FILE = 30
+MAX_DEFS_PER_FILE = 10
 _PATHLIKE = re.compile(r"[\w.\-/]+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_PATH_WORD = re.compile(r"[a-z0-9]{3,}")
 # Request words too common to say anything about which file is meant.
 _STOPWORDS = frozenset(
     "the and for with that this from into when then than not are was were has have add fix "
@@ -63,9 +67,15 @@ def rank_files(index: RepoIndex, request: str = "", files_read: Sequence[str] = 
 
     basenames: dict[str, int] = defaultdict(int)
     stems: dict[str, int] = defaultdict(int)
+    path_words: dict[str, set[str]] = {}  # path -> lowercase words of its directories and stem
+    word_files: dict[str, int] = defaultdict(int)
     for path in index.files:
-        basenames[PurePosixPath(path).name] += 1
-        stems[PurePosixPath(path).stem.lower()] += 1
+        pure = PurePosixPath(path)
+        basenames[pure.name] += 1
+        stems[pure.stem.lower()] += 1
+        path_words[path] = set(_PATH_WORD.findall(str(pure.with_suffix("")).lower()))
+        for word in path_words[path]:
+            word_files[word] += 1
     read_refs = set().union(*(index.files[p].references for p in read if p in index.files))
     read_defs = {d.name for p in read if p in index.files for d in index.files[p].definitions}
 
@@ -80,6 +90,7 @@ def rank_files(index: RepoIndex, request: str = "", files_read: Sequence[str] = 
             score += 500 / basenames[pure.name]
         elif len(pure.stem) >= 4 and pure.stem.lower() in lower_words:
             score += 40 / stems[pure.stem.lower()]
+        score += _capped((20 / word_files[w] for w in path_words[path] & lower_words), 40)
         score += _capped((30 * idf[n] for n in names & words), 300)
         score += _capped((15 / len(lower_definers[n.lower()]) for n in names if n.lower() in lower_words and n not in words), 150)
         score += min(len(symbols.references & words), 10)
@@ -109,13 +120,13 @@ def _map_entries(symbols: FileSymbols) -> list[tuple[int, Definition]]:
     return shown
 
 
-def _file_block(path: str, symbols: FileSymbols) -> list[str]:
+def _file_block(path: str, symbols: FileSymbols, max_defs: int) -> list[str]:
     lines = [f"{path}:" if symbols.definitions else path]
     entries = _map_entries(symbols)
-    for depth, d in entries[:MAX_DEFS_PER_FILE]:
+    for depth, d in entries[:max_defs]:
         lines.append(f"{'  ' * (depth + 1)}{d.line}: {d.signature}")
-    if len(entries) > MAX_DEFS_PER_FILE:
-        lines.append(f"  ... {len(entries) - MAX_DEFS_PER_FILE} more definitions")
+    if len(entries) > max_defs:
+        lines.append(f"  ... {len(entries) - max_defs} more definitions")
     return lines
 
 
@@ -128,8 +139,9 @@ def render_map(index: RepoIndex, ranked: Sequence[tuple[str, float]], token_budg
     max_chars = max(token_budget, 0) * CHARS_PER_TOKEN
     out: list[str] = []
     used = 0
-    for path, _score in ranked:
-        block = [line + "\n" for line in _file_block(path, index.files[path])]
+    for rank, (path, _score) in enumerate(ranked):
+        max_defs = MAX_DEFS_FIRST_FILE if rank == 0 else MAX_DEFS_PER_FILE
+        block = [line + "\n" for line in _file_block(path, index.files[path], max_defs)]
         # A file is worth showing only with its first definition (if it has any).
         head = len("".join(block[:2]))
         if used + head > max_chars:
