@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.repofiles import list_repo_files, looks_binary, read_text_file
 
 # Bump when the extracted data's shape or meaning changes: old cache rows then miss.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CACHE_FILENAME = "repomap-cache.sqlite3"
 _MAX_SIGNATURE = 120
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -43,7 +43,10 @@ _OTHER_KINDS = {"type_alias_declaration": "type", "type_spec": "type", "type_ite
 
 
 class Definition(BaseModel):
-    """One class, function, method or type definition in a file (lines are 1-based)."""
+    """One class, function, method or type definition in a file.
+
+    Lines are 1-based, columns 0-based; the end is exclusive (tree-sitter's end point).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +57,12 @@ class Definition(BaseModel):
     end_line: int
     signature: str
     parent: str | None = None
+    column: int = 0
+    end_column: int = 0
+
+    def ends_before(self, other: Definition) -> bool:
+        """Whether this definition ends before `other` starts (so it cannot enclose it)."""
+        return (self.end_line, self.end_column) <= (other.line, other.column)
 
 
 @dataclass
@@ -142,11 +151,14 @@ def parse_definitions(path: str, source: bytes, language: str) -> list[Definitio
             found.append(Definition(
                 path=path, name=name, kind=kind, line=node.start_point[0] + 1,
                 end_line=node.end_point[0] + 1, signature=_signature(node, source), parent=parent,
+                column=node.start_point[1], end_column=node.end_point[1],
             ))
             child_parent = name
             child_in_container = node.type in _CONTAINER_KINDS
         stack.extend((child, child_parent, child_in_container) for child in reversed(node.children))
-    return sorted(found, key=lambda d: (d.line, d.end_line, d.name))
+    # Pre-order of a walk in source order: sorted by start, an enclosing definition before
+    # what it encloses, even when both start on one line.
+    return found
 
 
 def scan_file(path: str, source: bytes) -> FileSymbols:

@@ -110,7 +110,7 @@ def _map_entries(symbols: FileSymbols) -> list[tuple[int, Definition]]:
     shown: list[tuple[int, Definition]] = []
     open_defs: list[tuple[Definition, bool]] = []  # enclosing definitions, is-container flag
     for d in symbols.definitions:
-        while open_defs and open_defs[-1][0].end_line < d.line:
+        while open_defs and open_defs[-1][0].ends_before(d):
             open_defs.pop()
         inside_function = any(not container for _, container in open_defs)
         container = d.kind not in ("function", "method", "constructor")
@@ -196,7 +196,7 @@ def _containers(defs: Sequence[Definition]) -> list[int | None]:
     result: list[int | None] = []
     stack: list[int] = []
     for i, d in enumerate(defs):
-        while stack and defs[stack[-1]].end_line < d.line:
+        while stack and defs[stack[-1]].ends_before(d):
             stack.pop()
         result.append(stack[-1] if stack else None)
         stack.append(i)
