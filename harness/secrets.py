@@ -15,6 +15,15 @@ KEY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("aws-access-key", re.compile(r"AKIA[0-9A-Z]{16}")),
     ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("slack-token", re.compile(r"xox[baprs]-[A-Za-z0-9\-]{10,}")),
+    ("github-fine-grained-token", re.compile(r"github_pat_[A-Za-z0-9_]{22,}")),
+    ("aws-temporary-key", re.compile(r"ASIA[0-9A-Z]{16}")),
+    ("google-api-key", re.compile(r"AIza[0-9A-Za-z_\-]{35}")),
+    ("stripe-key", re.compile(r"(?:sk|rk)_live_[0-9A-Za-z]{20,}")),
+    ("slack-webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}")),
+    ("gitlab-token", re.compile(r"glpat-[A-Za-z0-9_\-]{20,}")),
+    ("huggingface-token", re.compile(r"hf_[A-Za-z0-9]{30,}")),
+    ("npm-token", re.compile(r"npm_[A-Za-z0-9]{36}")),
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
 ]
 
 # Host environment variables whose values are secrets whatever their shape.
