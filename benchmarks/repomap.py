@@ -36,6 +36,7 @@ def make_repo(package: str, into: Path) -> Path:
 
 
 def timed(fn) -> tuple[float, object]:  # noqa: ANN001
+    """Seconds one call of `fn` took, and its result."""
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.repofiles import list_repo_files, looks_binary, read_text_file
 
 # Bump when the extracted data's shape or meaning changes: old cache rows then miss.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CACHE_FILENAME = "repomap-cache.sqlite3"
 _MAX_SIGNATURE = 120
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -104,13 +104,16 @@ def _parser(language: str):  # noqa: ANN202 - tree_sitter.Parser
 
 
 def _name_of(node) -> str | None:  # noqa: ANN001 - tree_sitter.Node
-    """The defined name: the `name` field, else (C/C++) the innermost declarator's identifier."""
-    named = node.child_by_field_name("name") or node.child_by_field_name("type")
+    """The defined name: the `name` field, else (C/C++) the innermost declarator's
+    identifier, else (a Rust `impl`) the implemented type."""
+    named = node.child_by_field_name("name")
     if named is None:
         declarator = node.child_by_field_name("declarator")
         while declarator is not None and declarator.child_by_field_name("declarator") is not None:
             declarator = declarator.child_by_field_name("declarator")
         named = declarator
+    if named is None and node.type == "impl_item":
+        named = node.child_by_field_name("type")
     if named is None or named.text is None:
         return None
     return named.text.decode("utf-8", errors="replace")

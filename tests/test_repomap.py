@@ -137,9 +137,11 @@ def test_definitions_refuses_paths_outside_repo(tmp_path):
         definitions(tmp_path / "repo", "../secret.py")
 
 
-def test_members_on_one_line_are_all_shown(tmp_path):
+def test_other_languages_and_one_line_members(tmp_path):
     write(tmp_path, "A.java", "class A { int m(int x) { return x; } A() {} }\nfunction_like_text_is_not_a_def\n")
     write(tmp_path, "lib.rs", "struct S;\nimpl S { fn m(&self) -> i32 { 1 } }\nfn f(x: i32) {}\n")
+    write(tmp_path, "util.c", "static char *dup_name(const char *s) { return 0; }\n")
+    assert [(d.name, d.kind) for d in definitions(tmp_path, "util.c")] == [("dup_name", "function")]
     text = build_repo_map(tmp_path, token_budget=1000)
     assert "A.java:\n  1: class A\n    1: int m(int x)\n    1: A()\n" in text
     assert "lib.rs:\n  1: struct S;\n  2: impl S\n    2: fn m(&self) -> i32\n  3: fn f(x: i32)\n" in text
