@@ -1,0 +1,168 @@
+"""`harness route`, `harness report` and `harness bench routing`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from harness.errors import HarnessError, UsageError
+
+RepoOption = typer.Option(None, "--repo", help="Target repository (default: the git root above the current directory).")
+ConfigOption = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root).")
+
+
+def _fail(exc: HarnessError) -> typer.Exit:
+    """Print a one-line error and return the Exit to raise (never a traceback on bad input)."""
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _repo_root(repo: Path | None) -> Path:
+    """The given repo, else the nearest directory holding .git, else the current directory."""
+    if repo is not None:
+        return repo
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def _memory_path(repo: Path, config_path: str) -> Path:
+    path = Path(config_path)
+    return path if path.is_absolute() else repo / path
+
+
+def route(
+    request: str = typer.Argument(..., help="What you want done, in plain words."),
+    json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON on stdout."),
+    implementer: str | None = typer.Option(None, "--implementer", help="Force the first implementer."),
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Force the reviewer."),
+    repo: Path | None = RepoOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Show the classification, the cascade plan and per-model expected cost and success. Runs nothing."""
+    from harness.cascade import OutcomeStats
+    from harness.classify import history_from_memory, train_classifier
+    from harness.config import find_config, load_config
+    from harness.memory import Memory
+    from harness.router import outcome_stats, plan_route
+
+    try:
+        root = _repo_root(repo)
+        cfg = load_config(find_config(root, config))
+        db_path = _memory_path(root, cfg.memory.path)
+        stats, history = OutcomeStats(), []
+        if db_path.is_file():  # route only reads: never create a database as a side effect
+            with Memory(db_path) as memory:
+                stats, history = outcome_stats(memory), history_from_memory(memory)
+        classification = train_classifier(history).classify(request, root)
+        plan = plan_route(classification, cfg, stats, force_implementer=implementer, force_reviewer=reviewer)
+    except HarnessError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(plan.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    c = plan.classification
+    console.print(f"[bold]kind[/] {c.kind}   [bold]difficulty[/] {c.difficulty}   confidence {c.confidence:.2f}")
+    steps = "  ->  ".join(f"{m} (review: {plan.reviewers[m]})" for m in plan.cascade)
+    console.print(f"[bold]plan[/] {steps}")
+    per = "-" if plan.expected_cost_per_trusted_usd is None else f"${plan.expected_cost_per_trusted_usd:.4f}"
+    console.print(f"expected success {plan.expected_success:.0%}, cost ${plan.expected_cost_usd:.4f}, "
+                  f"per trusted change {per}")
+    table = Table(title="candidates (one attempt each, incl. review)", title_justify="left")
+    for col in ("model", "tier", "success", "cost", "$/trusted", "observed"):
+        table.add_column(col, justify="left" if col in ("model", "tier") else "right")
+    for line in plan.candidates:
+        table.add_row(line.model, line.tier, f"{line.success:.0%}", f"${line.cost_usd:.4f}",
+                      "-" if line.cost_per_trusted_usd is None else f"${line.cost_per_trusted_usd:.4f}",
+                      str(line.observed))
+    console.print(table)
+
+
+def report(
+    since: str | None = typer.Option(None, "--since", help="Only runs started on or after this date (YYYY-MM-DD)."),
+    by: str = typer.Option("model", "--by", help="Group by model, kind, difficulty, week or role."),
+    json_out: bool = typer.Option(False, "--json", help="Print the ledger as JSON on stdout."),
+    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    repo: Path | None = RepoOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Spend, trusted changes and cost per trusted change from the memory database."""
+    from harness.config import find_config, load_config
+    from harness.memory import Memory
+    from harness.report import build_ledger, parse_since, render_terminal
+    from harness.report_html import render_html
+
+    try:
+        root = _repo_root(repo)
+        cfg = load_config(find_config(root, config))
+        db_path = _memory_path(root, cfg.memory.path)
+        if not db_path.is_file():
+            raise UsageError(f"no memory database at {db_path} (nothing has been recorded yet)")
+        with Memory(db_path) as memory:
+            ledger = build_ledger(memory, by=by, since=parse_since(since))
+        if html is not None:
+            try:
+                html.write_text(render_html(ledger), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
+    except HarnessError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(ledger.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+
+    render_terminal(ledger, Console())
+    if html is not None:
+        typer.echo(f"wrote {html}", err=True)
+
+
+def bench_routing(
+    tasks: Path = typer.Option(..., "--tasks", help="tasks.jsonl: id, repo, difficulty, problem_statement."),
+    runs: Path = typer.Option(..., "--runs", help="runs.jsonl: id, model, resolved, cost_usd per (model, task)."),
+    folds: int = typer.Option(5, "--folds", help="k of the k-fold replay."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold split and the detection draws."),
+    detect_recall: float = typer.Option(0.8, "--detect-recall", min=0.0, max=1.0,
+                                        help="Probability a failed attempt is caught."),
+    false_alarm: float = typer.Option(0.05, "--false-alarm", min=0.0, max=1.0,
+                                      help="Probability a good attempt is wrongly flagged."),
+    review_cost: float = typer.Option(0.02, "--review-cost", min=0.0, help="Dollars added per attempt for review."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Leave a run out (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Replay recorded outcomes through the classifier and router (k-fold) against single models and the oracle."""
+    from harness.cascade import DetectionModel
+    from harness.replay import load, replay
+
+    try:
+        task_list, run_map = load(tasks, runs, frozenset(exclude))
+        result = replay(task_list, run_map, folds=folds, seed=seed,
+                        detection=DetectionModel(recall=detect_recall, false_alarm=false_alarm,
+                                                 review_cost_usd=review_cost))
+    except HarnessError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        return
+    from rich.console import Console
+
+    from harness.replay_table import render_replay
+
+    render_replay(result, Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add `route`, `report` and the `bench routing` sub-command to the CLI app."""
+    app.command("route")(route)
+    app.command("report")(report)
+    bench = typer.Typer(help="On-demand benchmarks.", no_args_is_help=True)
+    bench.command("routing")(bench_routing)
+    app.add_typer(bench, name="bench")
