@@ -132,9 +132,13 @@ def _walk(root: Path) -> Iterable[Path]:
                 yield entry
 
 
+def word_tokens(request: str) -> list[str]:
+    """Distinct words of the request (what the kind model sees: kind is about wording, not size)."""
+    return sorted({w for w in _WORD.findall(request.lower()) if w not in _STOP})
+
+
 def tokens(request: str, features: dict[str, Any]) -> list[str]:
-    """The tokens the naive Bayes model sees: distinct words plus weighted feature tokens."""
-    words = {w for w in _WORD.findall(request.lower()) if w not in _STOP}
+    """The tokens the difficulty model sees: distinct words plus weighted feature tokens."""
     feats = [
         f"f:chars{_bucket(features['chars'], (200, 600, 1500, 3000, 6000))}",
         f"f:code{min(features['code_blocks'], 4)}",
@@ -146,7 +150,7 @@ def tokens(request: str, features: dict[str, Any]) -> list[str]:
     if "repo_files" in features:
         feats.append(f"f:repo{_bucket(features['repo_files'], (50, 500, 5000))}")
         feats.append(f"f:namedlines{_bucket(features['named_files_lines'], (1, 200, 1000, 5000))}")
-    return sorted(words) + feats * _FEATURE_WEIGHT
+    return word_tokens(request) + feats * _FEATURE_WEIGHT
 
 
 class NaiveBayes:
@@ -202,9 +206,8 @@ class Classifier:
         features = text_features(request)
         if repo is not None and repo.is_dir():
             features.update(repo_features(repo, features["paths"]))
-        toks = tokens(request, features)
-        kind_p = self.kind_model.posterior(toks)
-        diff_p = self.difficulty_model.posterior(toks)
+        kind_p = self.kind_model.posterior(word_tokens(request))
+        diff_p = self.difficulty_model.posterior(tokens(request, features))
         kind = max(KINDS, key=lambda k: (kind_p[k], -KINDS.index(k)))
         difficulty = max(DIFFICULTIES, key=lambda d: (diff_p[d], -DIFFICULTIES.index(d)))
         features["kind_probs"] = {k: round(v, 4) for k, v in kind_p.items()}
@@ -221,11 +224,10 @@ def train_classifier(history: Iterable[LabelledRequest] = (), seed_weight: int =
     kind_docs: list[tuple[list[str], str]] = []
     diff_docs: list[tuple[list[str], str]] = []
     for ex in examples:
-        toks = tokens(ex.request, text_features(ex.request))
         if ex.kind in KINDS:
-            kind_docs.append((toks, ex.kind))
+            kind_docs.append((word_tokens(ex.request), ex.kind))
         if ex.difficulty in DIFFICULTIES:
-            diff_docs.append((toks, ex.difficulty))
+            diff_docs.append((tokens(ex.request, text_features(ex.request)), ex.difficulty))
     # Difficulty is weakly predictable from text (cross-validated on SWE-bench it barely beats the
     # majority class), so its posterior is tempered hard; kind keeps sharper keyword evidence.
     return Classifier(

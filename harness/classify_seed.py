@@ -61,6 +61,11 @@ SEED_EXAMPLES: list[dict[str, str]] = [
     {"kind": "test", "difficulty": "1-4 hours",
      "request": "Increase test coverage of the scheduler module to 90%: write pytest tests for retries, "
                 "timeouts and cancellation, with fixtures for the fake clock."},
+    {"kind": "test", "difficulty": "15 min - 1 hour",
+     "request": "Add tests: write a regression test for the parser and a pytest fixture for the sample files; "
+                "the tests should cover the error cases."},
+    {"kind": "test", "difficulty": "<15 min fix",
+     "request": "Add a missing test case for `is_valid_email` with unicode input; unit test only, no code change."},
     # docs
     {"kind": "docs", "difficulty": "<15 min fix",
      "request": "Fix the broken link in README.md to the installation guide."},

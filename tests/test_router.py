@@ -1,0 +1,227 @@
+"""The router: cascade choice from outcome stats, reviewer rules, forced choices, unpriced models, CLI JSON."""
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from harness.cascade import Outcome, OutcomeStats
+from harness.classify import Classification
+from harness.config import HarnessConfig
+from harness.errors import ConfigError, PriceUnknownError
+from harness.memory import Memory
+from harness.records import Usage
+from harness.router import RoutePlan, outcome_stats, plan_route
+
+TOML = """
+[models.cheap]
+provider = "openai"
+model = "cheap-x"
+tier = "cheap"
+input_per_mtok = 0.1
+output_per_mtok = 0.4
+
+[models.mid]
+provider = "openai"
+model = "mid-x"
+tier = "mid"
+input_per_mtok = 1
+output_per_mtok = 4
+
+[models.strong]
+provider = "anthropic"
+model = "strong-x"
+tier = "frontier"
+input_per_mtok = 5
+output_per_mtok = 25
+
+[models.mystery]
+provider = "scripted"
+model = "mystery"
+script = "nowhere.json"
+
+[roles]
+implementer = "strong"
+reviewer = "mid"
+"""
+MEDIUM = "15 min - 1 hour"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> HarnessConfig:
+    import tomllib
+
+    return HarnessConfig.model_validate(tomllib.loads(TOML))
+
+
+def bug(difficulty: str = MEDIUM) -> Classification:
+    return Classification(kind="bug_fix", difficulty=difficulty, confidence=0.9, features={})
+
+
+def fixture_stats(n: int = 20) -> OutcomeStats:
+    """cheap solves 70% at $0.05, mid 60% at $0.30, strong 90% at $1.00; strong solves most of cheap's misses."""
+    outcomes = []
+    for i in range(n):
+        group = f"t{i}"
+        for model, solved, cost in (("cheap", i < 14, 0.05), ("mid", i < 12, 0.30), ("strong", i < 18, 1.0)):
+            outcomes.append(Outcome(group=group, kind="bug_fix", difficulty=MEDIUM, model=model,
+                                    success=solved, cost_usd=cost))
+    return OutcomeStats(outcomes=outcomes, review_cost_usd=0.02)
+
+
+def test_learned_cascade_is_cheap_first_then_strong(config: HarnessConfig) -> None:
+    plan = plan_route(bug(), config, fixture_stats())
+    # mid adds nothing strong does not already cover, so the plan stops at two steps.
+    assert plan.cascade == ["cheap", "strong"]
+    assert plan.implementer == "cheap"
+    # By hand, recall 0.8, false alarm 0.05, review $0.02 per attempt, over the 20 recorded tasks:
+    # 14 cheap wins: 0.95 accepted + 0.05 flagged -> strong wins (0.95);  4 tasks only strong wins: 0.8 * 0.95;
+    # 2 nobody wins.  cost: 0.07 each, plus strong's 1.02 on 0.05 of 14 tasks and 0.8 of 6 tasks.
+    assert plan.expected_success == pytest.approx((14 * (0.95 + 0.05 * 0.95) + 4 * 0.8 * 0.95) / 20, abs=1e-4)
+    assert plan.expected_cost_usd == pytest.approx((20 * 0.07 + (14 * 0.05 + 6 * 0.8) * 1.02) / 20, abs=1e-4)
+    by_model = {c.model: c for c in plan.candidates}
+    assert by_model["strong"].success == pytest.approx(0.9 * 0.95, abs=1e-4)
+    assert by_model["cheap"].cost_usd == pytest.approx(0.07, abs=1e-4)
+    assert by_model["cheap"].observed == 20
+
+
+def test_deterministic(config: HarnessConfig) -> None:
+    assert plan_route(bug(), config, fixture_stats()) == plan_route(bug(), config, fixture_stats())
+
+
+def test_reviewer_prefers_other_provider_then_configured(config: HarnessConfig) -> None:
+    plan = plan_route(bug(), config, fixture_stats())
+    assert plan.reviewer_for("cheap") == "strong"  # other provider, strongest
+    assert plan_route(bug(), config, fixture_stats(), force_implementer="strong").reviewer == "mid"  # configured
+
+
+def _all_plans(config: HarnessConfig) -> list[RoutePlan]:
+    plans = []
+    for stats in (None, fixture_stats(), fixture_stats(5)):
+        for difficulty in ("<15 min fix", MEDIUM, "1-4 hours", ">4 hours"):
+            for impl in (None, "cheap", "mid", "strong"):
+                for rev in (None, "cheap", "mid", "strong"):
+                    if impl is not None and impl == rev:
+                        continue
+                    plans.append(plan_route(bug(difficulty), config, stats, impl, rev))
+    return plans
+
+
+def test_reviewer_never_equals_implementer_in_any_plan(config: HarnessConfig) -> None:
+    plans = _all_plans(config)
+    assert len(plans) == 3 * 4 * 13
+    for plan in plans:
+        assert plan.reviewer != plan.implementer
+        assert plan.cascade[0] == plan.implementer
+        assert set(plan.reviewers) == set(plan.cascade)
+        for step in plan.cascade:
+            assert plan.reviewer_for(step) != step
+
+
+def test_unpriced_model_is_never_routed_to(config: HarnessConfig) -> None:
+    for plan in _all_plans(config):
+        assert "mystery" not in plan.cascade
+        assert "mystery" not in plan.reviewers.values()
+        assert "mystery" not in {c.model for c in plan.candidates}
+    with pytest.raises(PriceUnknownError):
+        plan_route(bug(), config, None, force_implementer="mystery")
+    with pytest.raises(PriceUnknownError):
+        plan_route(bug(), config, None, force_reviewer="mystery")
+
+
+def test_forced_choices(config: HarnessConfig) -> None:
+    plan = plan_route(bug(), config, fixture_stats(), force_implementer="mid", force_reviewer="cheap")
+    assert plan.implementer == "mid" and plan.reviewer == "cheap" and plan.forced
+    assert "cheap" not in plan.cascade
+    with pytest.raises(ConfigError, match="not a configured"):
+        plan_route(bug(), config, None, force_implementer="gpt-99")
+    with pytest.raises(ConfigError, match="different model"):
+        plan_route(bug(), config, None, force_implementer="mid", force_reviewer="mid")
+
+
+def test_new_model_explored_a_bounded_amount(config: HarnessConfig) -> None:
+    fresh = config.model_copy(deep=True)
+    fresh.models["fresh"] = fresh.models["mid"].model_copy(update={"model": "fresh-x"})
+    plan = plan_route(bug(), fresh, fixture_stats())
+    line = {c.model: c for c in plan.candidates}["fresh"]
+    assert line.observed == 0 and line.success == pytest.approx((0.6 + 0.1) * 0.95, abs=1e-4)  # prior + bonus
+    failures = [Outcome(group=f"f{i}", kind="bug_fix", difficulty=MEDIUM, model="fresh", success=False, cost_usd=0.3)
+                for i in range(30)]
+    stats = fixture_stats()
+    stats = OutcomeStats(outcomes=stats.outcomes + failures, review_cost_usd=0.02)
+    plan = plan_route(bug(), fresh, stats)
+    line = {c.model: c for c in plan.candidates}["fresh"]
+    assert line.success < 0.1
+    assert "fresh" not in plan.cascade
+
+
+@dataclass
+class Call:
+    role: str
+    model: str
+    cost_usd: Decimal
+    provider: str = "openai"
+    usage: Usage = field(default_factory=Usage)
+    latency_ms: int = 1000
+    outcome: str = "ok"
+
+
+def test_outcome_stats_from_memory(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db") as memory:
+        run = memory.start_run("do", "/repo", "fix it", None)
+        first = memory.start_task(run, "fix it", "cheap", "strong", 1, "bug_fix", "<15 min fix")
+        memory.record_call(run, first, Call("implementer", "cheap", Decimal("0.10")))
+        memory.record_call(run, first, Call("reviewer", "strong", Decimal("0.04")))
+        memory.finish_task(first, "not_trusted", False, "rejected", None)
+        second = memory.start_task(run, "fix it", "strong", "mid", 2, "bug_fix", "<15 min fix")
+        memory.record_call(run, second, Call("implementer", "strong", Decimal("0.90")))
+        memory.record_call(run, second, Call("implementer", "strong", Decimal("0.30")))
+        memory.record_call(run, second, Call("reviewer", "mid", Decimal("0.02")))
+        memory.finish_task(second, "trusted", True, "", "diff")
+        memory.start_task(run, "other", "mid", "cheap")  # still running: ignored
+        stats = outcome_stats(memory)
+    got = sorted((o.model, o.success, round(o.cost_usd, 6), o.group == run, o.difficulty) for o in stats.outcomes)
+    assert got == [("cheap", False, 0.1, True, "<15 min fix"), ("strong", True, 1.2, True, "<15 min fix")]
+    assert stats.review_cost_usd == pytest.approx(0.03)
+
+
+def _app() -> typer.Typer:
+    from harness.commands.routing import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Test app."""
+
+    register(app)
+    return app
+
+
+def test_route_json_schema(tmp_path: Path) -> None:
+    (tmp_path / "harness.toml").write_text(TOML)
+    result = CliRunner().invoke(_app(), ["route", "Fix the crash in parser.py", "--json", "--repo", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"implementer", "reviewer", "cascade", "reviewers", "classification", "candidates",
+                         "expected_success", "expected_cost_usd", "expected_cost_per_trusted_usd", "forced"}
+    assert set(data["classification"]) == {"kind", "difficulty", "confidence", "features"}
+    assert data["cascade"][0] == data["implementer"] and data["reviewer"] != data["implementer"]
+    for line in data["candidates"]:
+        assert set(line) == {"model", "provider", "tier", "success", "cost_usd", "cost_per_trusted_usd", "observed"}
+        assert 0 <= line["success"] <= 1 and line["cost_usd"] > 0
+    assert {c["model"] for c in data["candidates"]} == {"cheap", "mid", "strong"}
+    assert not (tmp_path / "memory").exists()  # route never creates the database
+    RoutePlan.model_validate(data)
+
+
+def test_route_bad_forced_model_is_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "harness.toml").write_text(TOML)
+    result = CliRunner().invoke(_app(), ["route", "x", "--implementer", "nope", "--repo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
