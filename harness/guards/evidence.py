@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from harness.guards.diffutil import FileDiff, Line, test_name
+from harness.guards.diffutil import FileDiff, Line, Scope, test_name
 from harness.guards.options import GuardContext, GuardsConfig
 from harness.records import Finding, TestComparison
 
@@ -83,30 +83,49 @@ def _test_files(files: list[FileDiff]) -> list[FileDiff]:
 def test_ids(files: list[FileDiff], is_test: Callable[[str], bool]) -> list[str]:
     """Pytest node ids of tests added or changed in the diff.
 
-    A file's path stands for all its tests when changed code (a fixture, a helper) cannot be
-    tied to one test.
+    A class id stands for its tests when class-level code changed; the file's path stands
+    for all its tests when changed code (a fixture, a helper) cannot be tied to one test.
     """
-    ids: dict[str, None] = {}
+    ids: list[str] = []
     for fd in _test_files(files):
-        if not is_test(fd.path):
+        if is_test(fd.path):
+            ids += _file_ids(fd)
+    return ids
+
+
+def _file_ids(fd: FileDiff) -> list[str]:
+    defs = ("def ", "async def ")
+    added_defs = {test_name(ln.scope) for ln in fd.added if ln.text.lstrip().startswith(defs)}
+    gone = {test_name(ln.scope) for ln in fd.removed if ln.text.lstrip().startswith(defs)} - added_defs
+    found: dict[tuple[str, ...], None] = {}
+    for index, ln in enumerate(fd.lines):
+        text = ln.text.strip()
+        if ln.kind == " " or not text or text.startswith("#") or text.startswith("class "):
             continue
-        added_defs = {test_name(ln.scope) for ln in fd.added if ln.text.lstrip().startswith(("def ", "async def "))}
-        removed_defs = {test_name(ln.scope) for ln in fd.removed if ln.text.lstrip().startswith(("def ", "async def "))}
-        gone = removed_defs - added_defs
-        unknown = False
-        for ln in fd.lines:
-            if ln.kind == " " or not ln.text.strip() or ln.text.strip().startswith("#"):
-                continue
-            parts = test_name(ln.scope)
-            if parts is None:
-                unknown = unknown or _is_code(ln)
-            elif not (ln.kind == "-" and parts in gone):
-                ids["::".join((fd.path, *parts))] = None
-        if unknown:
-            for key in [k for k in ids if k.startswith(fd.path + "::")]:
-                del ids[key]
-            ids[fd.path] = None
-    return list(ids)
+        scope = _decorated(fd.lines, index) if text.startswith("@") else ln.scope
+        parts = test_name(scope)
+        if parts is None and scope.complete and scope.names[:1] and scope.names[0].startswith("Test"):
+            parts = scope.names[:1]  # class-level code: run the whole class
+        if parts is None:
+            if _is_code(ln):
+                return [fd.path]
+        elif not (ln.kind == "-" and parts in gone):
+            found[parts] = None
+    classes = {p for p in found if len(p) == 1 and not p[0].startswith("test")}
+    return ["::".join((fd.path, *p)) for p in found if p in classes or p[:1] not in classes]
+
+
+def _decorated(lines: list[Line], index: int) -> Scope:
+    """The scope of the def a decorator line belongs to (the next def on the same side)."""
+    side = lines[index].kind
+    for ln in lines[index + 1:]:
+        if ln.hunk != lines[index].hunk:
+            break
+        if ln.kind in (" ", side) and ln.text.lstrip().startswith(("def ", "async def ", "class ")):
+            return ln.scope
+        if ln.kind in (" ", side) and not ln.text.lstrip().startswith("@"):
+            break
+    return lines[index].scope
 
 
 def _is_code(ln: Line) -> bool:

@@ -16,7 +16,7 @@ from harness.records import Finding, Severity
 _PUBLIC_DEF = re.compile(r"^(?:\s{0,4})(?:async\s+def|def|class)\s+([A-Za-z]\w*)|^export\s+(?:default\s+)?(?:async\s+)?(?:function|class|const)\s+([A-Za-z]\w*)")
 _FLAG_CALL = re.compile(r"\badd_argument\s*\(|\bclick\.(?:option|argument)\s*\(|\btyper\.(?:Option|Argument)\s*\(|\.option\s*\(\s*['\"]--")
 _FLAG_NAME = re.compile(r"""["'](--?[A-Za-z][\w\-]*)["']""")
-_PARAM_NAME = re.compile(r"^\s*(\w+)\s*:")
+_TYPER_PARAM = re.compile(r"(\w+)\s*:[^:=()]*?(?:=|,)\s*typer\.(?:Option|Argument)\s*\(")
 _COMMAND = re.compile(r"""@\w+\.command\s*\((?:\s*["']([\w\-]+)["'])?|\badd_parser\s*\(\s*["']([\w\-]+)["']""")
 _ENV_READ = re.compile(r"""\b(?:os\.environ\.get|os\.getenv|os\.environ\[|environ\.get|getenv)\s*\(?\s*["']([A-Z][A-Z0-9_]+)["']""")
 _TOML_KEY = re.compile(r"""^\s*["']?([A-Za-z][\w\-]*)["']?\s*=\s*\S""")
@@ -47,20 +47,23 @@ def _counts(fd: FileDiff, config: GuardsConfig) -> bool:
     return not (fd.binary or is_test_path(fd.path, config) or path_matches(fd.path, _LOCK_GLOBS))
 
 
-def _flag_names(ln: Line) -> list[str]:
-    names = _FLAG_NAME.findall(ln.text)
-    if names:
-        return [n for n in names if n.startswith("--")] or names
+def _flag_names(lines: list[Line], index: int) -> list[str]:
+    ln = lines[index]
     # typer infers the flag from the parameter name: `verbose: bool = typer.Option(False)`.
-    m = _PARAM_NAME.match(ln.text)
-    return ["--" + m.group(1).replace("_", "-")] if m else []
+    typer_params = ["--" + m.group(1).replace("_", "-") for m in _TYPER_PARAM.finditer(ln.text)]
+    # `add_argument(` may put its names on the following lines.
+    window = " ".join(x.text for x in lines[index:index + 3] if x.new - ln.new < 3)
+    names = _FLAG_NAME.findall(ln.text) or ([] if typer_params else _FLAG_NAME.findall(window)[:2])
+    long_names = [n for n in names if n.startswith("--")] or names
+    return typer_params + [n for n in long_names if n not in typer_params]
 
 
 def _flags(fd: FileDiff) -> list[tuple[Line, str]]:
     found: list[tuple[Line, str]] = []
-    for ln in fd.added:
+    added = fd.added
+    for index, ln in enumerate(added):
         if _FLAG_CALL.search(ln.text):
-            found += [(ln, name) for name in _flag_names(ln)]
+            found += [(ln, name) for name in _flag_names(added, index)]
         if m := _COMMAND.search(ln.text):
             name = m.group(1) or m.group(2)
             if not name:  # `@app.command()` names the command after the function on the next line

@@ -75,7 +75,10 @@ def check_scope(files: list[FileDiff], context: GuardContext, config: GuardsConf
                                      f"protected path changed without permission: {path}", "security"))
             break
     if config.scope_check and context.files_read:
-        findings += _out_of_scope(files, context, config)
+        # A protected path already carries a blocker; saying it is also out of scope adds nothing.
+        flagged = {f.path for f in findings}
+        rest = [fd for fd in files if _normal(fd.path or fd.old_path) not in flagged]
+        findings += _out_of_scope(rest, context, config)
     return findings
 
 
