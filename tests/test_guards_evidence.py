@@ -55,6 +55,7 @@ def test_fix_with_a_proving_test_has_no_evidence_finding(base, head):
 
 def test_task_kind_decides_when_evidence_is_needed():
     assert evidence(check(comparison(BASE, BASE), request="make it better", task_kind="feature"))
+    assert evidence(check(comparison(BASE, BASE), request="make it better", task_kind="bug_fix"))
     assert not evidence(check(comparison(BASE, BASE), request="fix the bug", task_kind="docs"))
     assert not evidence(check(comparison(BASE, BASE), request="fix a typo in the README"))
 

@@ -29,7 +29,7 @@ def test_clean_small_change_with_a_test_has_no_blocker(repo):
     small_fix(repo)
     new = f"{T}::test_divide_by_zero_is_a_value_error"
     tests = comparison(dict(BASE, **{new: "failed"}), dict(BASE, **{new: "passed"}))
-    context = GuardContext(request=FIX, files_read=["calc/core.py", T], tests=tests, task_kind="bugfix")
+    context = GuardContext(request=FIX, files_read=["calc/core.py", T], tests=tests, task_kind="bug_fix")
     findings = run_guards(repo.diff(), context, GuardsConfig())
     assert blocking(findings) == []
     assert [f for f in findings if f.severity == "major"] == []

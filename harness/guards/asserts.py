@@ -50,6 +50,11 @@ def is_expectation(text: str) -> bool:
     return is_assertion(text) or bool(_EXPECTED_ASSIGN.match(text))
 
 
+def without_strings(text: str) -> str:
+    """The line with every string literal's content blanked out."""
+    return _STRING.sub('""', text)
+
+
 def _literals(text: str) -> list[str]:
     strings = _STRING.findall(text)
     rest = _STRING.sub(" S ", text)

@@ -20,10 +20,14 @@ def needs_evidence(context: GuardContext, config: GuardsConfig) -> bool:
     The router's task kind decides when given; otherwise the request's wording does.
     """
     if context.task_kind is not None:
-        return context.task_kind.lower() in {k.lower() for k in config.evidence_task_kinds}
+        return _kind(context.task_kind) in {_kind(k) for k in config.evidence_task_kinds}
     if _NO_EVIDENCE_WORDS.search(context.request):
         return False
     return bool(_BUG_WORDS.search(context.request) or _FEATURE_WORDS.search(context.request))
+
+
+def _kind(kind: str) -> str:
+    return re.sub(r"[-_\s]", "", kind.lower())
 
 
 def _path_of(node: str) -> str:

@@ -77,8 +77,9 @@ class GuardsConfig(BaseModel, extra="forbid"):
     entropy_min_class_changes: float = Field(default=0.3, ge=0, le=1)
     hex_entropy_threshold: float = Field(default=3.0, gt=0, description="bits per character, hex tokens on secret-named lines")
     entropy_skip_paths: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTROPY_SKIP_PATHS))
-    # Task kinds for which a change must come with a test that fails on base.
-    evidence_task_kinds: list[str] = Field(default_factory=lambda: ["bugfix", "bug", "fix", "feature"])
+    # Task kinds (as the classifier names them; case, "-" and "_" ignored) for which a change
+    # must come with a test that fails on base.
+    evidence_task_kinds: list[str] = Field(default_factory=lambda: ["bug_fix", "feature"])
     scope_check: bool = True
 
 

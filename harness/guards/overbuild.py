@@ -115,8 +115,11 @@ def measure(files: list[FileDiff], context: GuardContext, config: GuardsConfig) 
     counted = [fd for fd in files if _counts(fd, config)]
     # A name removed somewhere in the diff and added elsewhere was moved, not invented.
     removed_text = "\n".join(ln.text for fd in files for ln in fd.removed)
-    unasked = lambda name: not names_symbol(request, name) and not re.search(  # noqa: E731
-        rf"(?<![\w\-]){re.escape(name)}(?![\w\-])", removed_text)
+
+    def unasked(name: str) -> bool:
+        moved = re.search(rf"(?<![\w\-]){re.escape(name)}(?![\w\-])", removed_text)
+        return not names_symbol(request, name) and not moved
+
     metrics = OverbuildMetrics(
         lines_added=sum(len(fd.added) for fd in counted if not path_matches(fd.path, _DOC_GLOBS)),
         lines_removed=sum(len(fd.removed) for fd in counted),

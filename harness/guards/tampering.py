@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from harness.guards.asserts import expected_changed, is_assertion, is_expectation, loosened
+from harness.guards.asserts import expected_changed, is_assertion, is_expectation, loosened, without_strings
 from harness.guards.diffutil import FileDiff, Line, path_matches, test_name
 from harness.guards.options import GuardContext, GuardsConfig
 from harness.guards.request import asks_for_test_edits
@@ -106,6 +106,12 @@ def _deleted_tests(fd: FileDiff) -> dict[str, Line]:
     return deleted
 
 
+def _is_skip(ln: Line, python: bool) -> bool:
+    # In Python, a marker quoted in a string (test data, messages) skips nothing.
+    text = without_strings(ln.text) if python else ln.text
+    return bool(_SKIP.search(text)) and not text.strip().startswith(("#", "//"))
+
+
 def _counted(lines: list[Line], pattern: re.Pattern[str]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for ln in lines:
@@ -116,13 +122,16 @@ def _counted(lines: list[Line], pattern: re.Pattern[str]) -> dict[str, int]:
 
 def _skips_added(fd: FileDiff, severity: Severity) -> list[Finding]:
     # A skip merely moved (removed here, added there) is not new.
-    budget = _counted(fd.removed, _SKIP)
+    budget: dict[str, int] = defaultdict(int)
+    for ln in fd.removed:
+        if _is_skip(ln, fd.is_python):
+            budget[re.sub(r"\s+", "", ln.text)] += 1
     out = []
     for ln in fd.added:
-        if not _SKIP.search(ln.text) or ln.text.strip().startswith("#"):
+        if not _is_skip(ln, fd.is_python):
             continue
         key = re.sub(r"\s+", "", ln.text)
-        if budget.get(key, 0) > 0:
+        if budget[key] > 0:
             budget[key] -= 1
             continue
         out.append(_finding(fd, ln.new, severity, "tests.skip_added", f"test skipped or marked xfail: {ln.text.strip()}"))
