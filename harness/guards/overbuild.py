@@ -25,6 +25,7 @@ _YAML_KEY = re.compile(r"^\s*([A-Za-z][\w\-]*)\s*:(?:\s|$)")
 _ENV_KEY = re.compile(r"^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=")
 _FIELD = re.compile(r"^\s{4}([a-z]\w*)\s*:\s*[^=()]+(?:=.*)?$")
 
+_MANIFESTS = ("pyproject.toml", "package.json", "Cargo.toml", "Pipfile", "setup.cfg")
 _CONFIG_MODULE_STEMS = ("config", "settings", "options", "conf")
 _LOCK_GLOBS = ["*.lock", "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "go.sum"]
 _DOC_GLOBS = ["*.md", "*.rst", "*.txt", "docs/**", "CHANGELOG*", "LICENSE*"]
@@ -83,7 +84,7 @@ def _config_keys(fd: FileDiff) -> list[tuple[Line, str]]:
         text = ln.text
         if m := _ENV_READ.search(text):
             found.append((ln, m.group(1)))
-        if base == "pyproject.toml" or base in ("package.json",):
+        if base in _MANIFESTS:
             continue  # manifests: dependencies are judged separately, metadata is not config
         if base.endswith(".toml") or base.endswith((".ini", ".cfg")):
             if m := (_TOML_TABLE.match(text) or _TOML_KEY.match(text)):
