@@ -120,8 +120,9 @@ def test_editing_tests_unasked_is_major(repo):
 
 def test_new_test_in_existing_file_is_not_tampering(repo):
     repo.replace("calc/core.py", "return a / b", 'if b == 0:\n        raise ValueError("b is zero")\n    return a / b')
+    repo.replace(T, "from calc.core import add, divide", "from calc.core import add, divide, safe_divide")
     repo.write(T, repo.read(T) + "\n\ndef test_divide_by_zero_message():\n"
-               "    with pytest.raises(ValueError, match=\"zero\"):\n        divide(1, 0)\n")
+               "    with pytest.raises(ValueError, match=\"zero\"):\n        safe_divide(1, 0)\n")
     findings = guard(repo, request="make divide raise ValueError on zero")
     assert not [f for f in findings if f.rule.startswith("tests.")]
 

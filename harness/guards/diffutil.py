@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import lru_cache
-
 from unidiff import PatchSet
+from unidiff.patch import Hunk
 from unidiff.errors import UnidiffParseError
 
 _DEF = re.compile(r"^(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)")
@@ -145,7 +144,7 @@ class _ScopeTracker:
         return Scope(tuple(name for _i, name, _k in self.stack), complete)
 
 
-def _hunk_lines(hunk, index: int, python: bool) -> list[Line]:
+def _hunk_lines(hunk: Hunk, index: int, python: bool) -> list[Line]:
     header = hunk.section_header or ""
     old_side, new_side = _ScopeTracker(header), _ScopeTracker(header)
     out: list[Line] = []
@@ -174,7 +173,6 @@ def test_name(scope: Scope) -> tuple[str, ...] | None:
     return None
 
 
-@lru_cache(maxsize=512)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """gitignore-like globs: `**` spans directories, a slash-free pattern matches any basename."""
     out, i = "", 0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from harness.guards.diffutil import FileDiff, Line, Scope, test_name
 from harness.guards.options import GuardContext, GuardsConfig
-from harness.records import Finding, TestComparison
+from harness.records import Finding, Severity, TestComparison
 
 _BUG_WORDS = re.compile(r"\b(?:fix(?:es|ed)?|bug|broken|crash(?:es)?|regression|incorrect|wrong|fails?|error|raises?)\b", re.I)
 _FEATURE_WORDS = re.compile(r"\b(?:add|implement|support|feature|introduce|new|allow|enable)\b", re.I)
@@ -34,7 +34,7 @@ def _path_of(node: str) -> str:
     return node.split("::", 1)[0]
 
 
-def _finding(path: str, severity, rule: str, message: str) -> Finding:
+def _finding(path: str, severity: Severity, rule: str, message: str) -> Finding:
     return Finding(path=path, line=0, severity=severity, category="tests", message=message,
                    source="guard", rule=rule)
 

@@ -9,12 +9,13 @@ from harness.guards.diffutil import FileDiff, path_matches
 from harness.guards.options import GuardContext, GuardsConfig
 from harness.guards.request import names_path
 from harness.guards.tampering import is_test_path
-from harness.records import Finding
+from harness.records import Category, Finding, Severity
 
 _CODE_TOKEN = re.compile(r"`([^`]+)`|\b([A-Za-z_][\w.]*)\s*\(|\b([a-z]+_[\w]+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)\b")
 
 
-def _finding(path: str, line: int, severity, rule: str, message: str, category: str = "other") -> Finding:
+def _finding(path: str, line: int, severity: Severity, rule: str, message: str,
+             category: Category = "other") -> Finding:
     return Finding(path=path, line=line, severity=severity, category=category, message=message,
                    source="guard", rule=rule)
 
@@ -105,7 +106,7 @@ def _out_of_scope(files: list[FileDiff], context: GuardContext, config: GuardsCo
         if fd.status == "added" and posixpath.dirname(path) in dirs:
             continue  # a new module next to the code being changed
         # A new file cannot have been read first; an existing one edited blind is more suspicious.
-        severity = "minor" if fd.status == "added" else "major"
+        severity: Severity = "minor" if fd.status == "added" else "major"
         line = next((ln.number for ln in fd.lines if ln.kind != " "), 0)
         findings.append(_finding(path, line, severity, "scope.out_of_scope",
                                  f"{path} changed but was not read by the implementer nor named in the request",

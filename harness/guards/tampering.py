@@ -74,12 +74,32 @@ def check_tampering(files: list[FileDiff], context: GuardContext, config: Guards
         findings += _skips_added(fd, severe)
         findings += _assertions(fd, context, severe, allowed, set(deleted))
         if not allowed and fd.status != "added":
-            first = next((ln for ln in fd.removed if ln.text.strip()), None)
+            first = next(iter(_changed_existing(fd)), None)
             if first is not None:
                 findings.append(_finding(
                     fd, first.old, "major", "tests.edited_unasked",
                     "existing test code changed although the request did not ask for test changes"))
     return findings
+
+
+def _changed_existing(fd: FileDiff) -> list[Line]:
+    """Removed lines that really changed existing test code.
+
+    Not counted: blank lines, comments, imports (adding a test often extends them), lines
+    moved verbatim, and lines merely extended (a parametrize list that gained a case).
+    """
+    added_text = {ln.text.strip() for ln in fd.added}
+    out = []
+    for removed, added in _blocks(fd.lines):
+        for ln in removed:
+            text = ln.text.strip()
+            if not text or text.startswith(("#", "import ", "from ")) or text in added_text:
+                continue
+            stem = text.rstrip(" ,)]}")
+            if stem and any(a.text.strip().startswith(stem) for a in added):
+                continue
+            out.append(ln)
+    return out
 
 
 def _deleted_tests(fd: FileDiff) -> dict[str, Line]:
