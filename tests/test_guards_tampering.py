@@ -79,6 +79,12 @@ def test_skip_marker_added_is_blocked(repo):
     assert hit.line == repo.line_of(T, "pytest.mark.skip")
 
 
+def test_skip_on_a_new_test_is_only_major(repo):
+    repo.write(T, repo.read(T) + '\n\n@pytest.mark.skipif(True, reason="windows only")\ndef test_windows_paths():\n    assert add(1, 1) == 2\n')
+    [hit] = rules(guard(repo), "tests.skip_added")
+    assert hit.severity == "major"
+
+
 @pytest.mark.parametrize("old,new,rule", [
     ("assert add(1, 2) == 3", "assert add(1, 2)", "tests.assert_loosened"),
     ("assert add(1, 2) == 3", "assert add(1, 2) == 3 or True", "tests.assert_loosened"),

@@ -163,6 +163,22 @@ def _hunk_lines(hunk: Hunk, index: int, python: bool) -> list[Line]:
     return out
 
 
+def decorated_scope(lines: list[Line], index: int) -> Scope:
+    """The scope of the def or class a decorator line belongs to (the next def on the same side)."""
+    first = lines[index]
+    for ln in lines[index + 1:]:
+        if ln.hunk != first.hunk:
+            break
+        if ln.kind not in (" ", first.kind):
+            continue  # a line of the other side of the edit
+        stripped = ln.text.lstrip()
+        if stripped.startswith(("def ", "async def ", "class ")):
+            return ln.scope
+        if not stripped.startswith("@"):
+            break
+    return first.scope
+
+
 def test_name(scope: Scope) -> tuple[str, ...] | None:
     """The pytest id parts (classes + test function) of a scope, or None if not in a known test."""
     if not scope.complete:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from harness.guards.diffutil import FileDiff, Line, Scope, test_name
+from harness.guards.diffutil import FileDiff, Line, decorated_scope, test_name
 from harness.guards.options import GuardContext, GuardsConfig
 from harness.records import Finding, Severity, TestComparison
 
@@ -106,7 +106,7 @@ def _file_ids(fd: FileDiff) -> list[str]:
         text = ln.text.strip()
         if ln.kind == " " or not text or text.startswith("#") or text.startswith("class "):
             continue
-        scope = _decorated(fd.lines, index) if text.startswith("@") else ln.scope
+        scope = decorated_scope(fd.lines, index) if text.startswith("@") else ln.scope
         parts = test_name(scope)
         if parts is None and scope.complete and scope.names[:1] and scope.names[0].startswith("Test"):
             parts = scope.names[:1]  # class-level code: run the whole class
@@ -117,19 +117,6 @@ def _file_ids(fd: FileDiff) -> list[str]:
             found[parts] = None
     classes = {p for p in found if len(p) == 1 and not p[0].startswith("test")}
     return ["::".join((fd.path, *p)) for p in found if p in classes or p[:1] not in classes]
-
-
-def _decorated(lines: list[Line], index: int) -> Scope:
-    """The scope of the def a decorator line belongs to (the next def on the same side)."""
-    side = lines[index].kind
-    for ln in lines[index + 1:]:
-        if ln.hunk != lines[index].hunk:
-            break
-        if ln.kind in (" ", side) and ln.text.lstrip().startswith(("def ", "async def ", "class ")):
-            return ln.scope
-        if ln.kind in (" ", side) and not ln.text.lstrip().startswith("@"):
-            break
-    return lines[index].scope
 
 
 def _is_code(ln: Line) -> bool:

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 
 from harness.guards.asserts import expected_changed, is_assertion, is_expectation, loosened, without_strings
-from harness.guards.diffutil import FileDiff, Line, path_matches, test_name
+from harness.guards.diffutil import FileDiff, Line, decorated_scope, path_matches, test_name
 from harness.guards.options import GuardContext, GuardsConfig
 from harness.guards.request import asks_for_test_edits
 from harness.records import Finding, Severity
@@ -146,15 +146,22 @@ def _skips_added(fd: FileDiff, severity: Severity) -> list[Finding]:
     for ln in fd.removed:
         if _is_skip(ln, fd.is_python):
             budget[re.sub(r"\s+", "", ln.text)] += 1
+    defs = ("def ", "async def ")
+    new_tests = ({test_name(ln.scope) for ln in fd.added if ln.text.lstrip().startswith(defs)}
+                 - {test_name(ln.scope) for ln in fd.removed if ln.text.lstrip().startswith(defs)} - {None})
     out = []
-    for ln in fd.added:
-        if not _is_skip(ln, fd.is_python):
+    for index, ln in enumerate(fd.lines):
+        if ln.kind != "+" or not _is_skip(ln, fd.is_python):
             continue
         key = re.sub(r"\s+", "", ln.text)
         if budget[key] > 0:
             budget[key] -= 1
             continue
-        out.append(_finding(fd, ln.new, severity, "tests.skip_added", f"test skipped or marked xfail: {ln.text.strip()}"))
+        scope = decorated_scope(fd.lines, index) if ln.text.lstrip().startswith("@") else ln.scope
+        # Skipping a test that did not exist before hides no coverage; it is a weak test, not tampering.
+        fresh = fd.status == "added" or test_name(scope) in new_tests
+        out.append(_finding(fd, ln.new, "major" if fresh else severity, "tests.skip_added",
+                            f"{'new ' if fresh else ''}test skipped or marked xfail: {ln.text.strip()}"))
     return out
 
 
