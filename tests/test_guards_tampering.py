@@ -65,6 +65,14 @@ def test_deleted_test_file_is_blocked(repo):
     assert hit.severity == "blocker" and hit.path == T
 
 
+def test_deleted_fixture_data_is_only_major(repo):
+    repo.write("tests/data/cases.json", "[1, 2]\n")
+    repo.commit("data")
+    repo.delete("tests/data/cases.json")
+    [hit] = rules(guard(repo), "tests.deleted")
+    assert hit.severity == "major"
+
+
 def test_renamed_test_is_not_a_deletion(repo):
     repo.replace(T, "def test_divide():", "def test_divide_exact():")
     findings = guard(repo, request="rename test_divide to test_divide_exact")

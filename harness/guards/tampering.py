@@ -24,6 +24,8 @@ _HIDE_BLOCKER = re.compile(
     r"|(?:-k|-m)\s+[\"']?not\b|\|\|\s*true\b"
 )
 _HIDE_MAJOR = re.compile(r"\b(?:testpaths|python_files|python_functions|python_classes|addopts)\b")
+_TEST_MODULES = ["test_*.py", "*_test.py", "*_test.go", "*.test.*", "*.spec.*", "*Test.java", "*_spec.rb"]
+_DEFINES_TEST = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*(?:it|test|describe)\s*\(")
 _PYTEST_CONFIG = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", ".pytest.ini")
 
 
@@ -66,7 +68,10 @@ def check_tampering(files: list[FileDiff], context: GuardContext, config: Guards
         if not (is_test_path(fd.path, config) or is_test_path(fd.old_path, config)):
             continue
         if fd.status == "deleted":
-            findings.append(_finding(fd, 1, severe, "tests.deleted", f"test file {fd.old_path} deleted"))
+            # Fixture data or a helper under tests/ is not itself a test; losing it matters less.
+            holds_tests = path_matches(fd.old_path, _TEST_MODULES) or any(_DEFINES_TEST.match(ln.text) for ln in fd.removed)
+            findings.append(_finding(fd, 1, severe if holds_tests else "major", "tests.deleted",
+                                     f"{'test' if holds_tests else 'test support'} file {fd.old_path} deleted"))
             continue
         deleted = _deleted_tests(fd)
         for name, line in deleted.items():
