@@ -69,6 +69,7 @@ class ReplayResult(Record):
     router: Row
     plans: dict[str, int] = Field(default_factory=dict)
     difficulty_accuracy: float
+    true_difficulty: bool = False
 
 
 def _read_jsonl(path: Path, model: type[Record]) -> list:
@@ -151,8 +152,13 @@ def _per_resolved(cost: Decimal, resolved: float) -> Decimal | None:
 
 
 def replay(tasks: list[BenchTask], runs: dict[str, dict[str, BenchRun]], folds: int = 5, seed: int = 0,
-           detection: DetectionModel | None = None, policy: RoutingPolicy | None = None) -> ReplayResult:
-    """Run the k-fold replay and the single-model and oracle baselines."""
+           detection: DetectionModel | None = None, policy: RoutingPolicy | None = None,
+           true_difficulty: bool = False) -> ReplayResult:
+    """Run the k-fold replay and the single-model and oracle baselines.
+
+    `true_difficulty` is an ablation: the router sees the task's human difficulty label instead of the
+    classifier's estimate, to measure what a perfect difficulty classifier would be worth.
+    """
     detection = detection or DetectionModel()
     policy = (policy or RoutingPolicy()).model_copy(update={"detection": detection})
     candidates = [Candidate(name=m) for m in runs]
@@ -177,6 +183,8 @@ def replay(tasks: list[BenchTask], runs: dict[str, dict[str, BenchRun]], folds: 
         for task in fold:
             c = classifier.classify(task.problem_statement)
             correct_difficulty += c.difficulty == task.difficulty
+            if true_difficulty and task.difficulty:
+                c = c.model_copy(update={"difficulty": task.difficulty})
             key = (c.kind, c.difficulty)
             if key not in cache:
                 # The plan depends on the classification only through its bucket, so plan once per bucket.
@@ -200,7 +208,7 @@ def replay(tasks: list[BenchTask], runs: dict[str, dict[str, BenchRun]], folds: 
     oracle.pct_of_best_single_cost = _pct(oracle.cost_usd, best.cost_usd)
     return ReplayResult(tasks=len(tasks), folds=folds, seed=seed, detection=detection, models=models,
                         best_single=best.name, oracle=oracle, router=router, plans=dict(sorted(plan_counts.items())),
-                        difficulty_accuracy=round(correct_difficulty / len(tasks), 4))
+                        difficulty_accuracy=round(correct_difficulty / len(tasks), 4), true_difficulty=true_difficulty)
 
 
 def _pct(cost: Decimal, base: Decimal) -> float | None:

@@ -35,7 +35,8 @@ def render_replay(result: ReplayResult, console: Any) -> None:
     r = result.router
     table.add_row("router (expectation)", f"{r.expected_resolved:.1f}", f"${r.expected_cost_usd:,.2f}", "", "")
     console.print(table)
-    console.print(f"classifier difficulty accuracy (held-out folds): {result.difficulty_accuracy:.0%}")
+    console.print(f"classifier difficulty accuracy (held-out folds): {result.difficulty_accuracy:.0%}"
+                  + ("  [yellow](ablation: router used the human difficulty labels)[/]" if result.true_difficulty else ""))
     console.print("plans used (tasks):")
     for plan, count in sorted(result.plans.items(), key=lambda kv: -kv[1]):
         console.print(f"  {count:4d}  {plan}")

@@ -42,7 +42,7 @@ class RoutingPolicy(Record):
     """Knobs of the routing policy (defaults are the ones the replay benchmark uses)."""
 
     # Dollars one more expected trusted change is worth: the price of the success target.
-    value_usd: float = Field(default=5.0, gt=0)
+    value_usd: float = Field(default=7.0, gt=0)
     min_success: float = Field(default=0.0, ge=0, le=1)
     max_cascade: int = Field(default=4, ge=1, le=6)
     max_models: int = Field(default=8, ge=1)

@@ -136,17 +136,23 @@ def bench_routing(
                                       help="Probability a good attempt is wrongly flagged."),
     review_cost: float = typer.Option(0.02, "--review-cost", min=0.0, help="Dollars added per attempt for review."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave a run out (repeatable)."),
+    value: float = typer.Option(7.0, "--value", min=0.01,
+                                help="Dollars one more trusted change is worth (the policy's success price)."),
+    true_difficulty: bool = typer.Option(False, "--true-difficulty",
+                                         help="Ablation: route on the human difficulty label, not the classifier's."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Replay recorded outcomes through the classifier and router (k-fold) against single models and the oracle."""
     from harness.cascade import DetectionModel
     from harness.replay import load, replay
+    from harness.router import RoutingPolicy
 
     try:
         task_list, run_map = load(tasks, runs, frozenset(exclude))
         result = replay(task_list, run_map, folds=folds, seed=seed,
                         detection=DetectionModel(recall=detect_recall, false_alarm=false_alarm,
-                                                 review_cost_usd=review_cost))
+                                                 review_cost_usd=review_cost),
+                        policy=RoutingPolicy(value_usd=value), true_difficulty=true_difficulty)
     except HarnessError as exc:
         raise _fail(exc) from None
     if json_out:

@@ -1,0 +1,173 @@
+"""The default sandbox: one Docker container per task, network off, no secrets, resource-limited.
+
+Lifecycle (start, copy in, remove) lives in `DockerSandbox.__enter__/__exit__`; the runtime
+operations (exec, read, write) are plain methods. The container is removed on every exit path.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from harness.config import SandboxConfig
+from harness.errors import PathOutsideRepo, SandboxError
+from harness.sandbox import ExecResult
+from harness.sandbox.paths import confine, within
+
+SANDBOX_USER = "sandbox"
+SANDBOX_UID = 1000
+# `timeout` exits 124 when it had to stop the command.
+_TIMEOUT_EXIT = 124
+# Only these variables reach the container: never anything from the host environment.
+_CONTAINER_ENV = {"HOME": "/home/sandbox", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+                  "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+_GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n"
+
+
+def docker_client() -> docker.DockerClient:
+    """A Docker client, or SandboxError with a one-line reason when the daemon is not reachable."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise SandboxError(f"docker daemon not reachable ({type(exc).__name__}); is dockerd running?") from None
+
+
+def _parse_memory(text: str) -> str:
+    return text.strip().lower()
+
+
+class DockerSandbox:
+    """A container holding a copy of the repo at /repo. Use as a context manager."""
+
+    def __init__(self, config: SandboxConfig, repo_tar: bytes, label: str = "harness"):
+        self.config = config
+        self.root = config.workdir
+        self._repo_tar = repo_tar
+        self._label = label
+        self._client: docker.DockerClient | None = None
+        self._container: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def __enter__(self) -> DockerSandbox:
+        self._client = docker_client()
+        try:
+            self._client.images.get(self.config.image)
+        except docker.errors.ImageNotFound:
+            raise SandboxError(f"sandbox image {self.config.image} not found; run `harness sandbox build`") from None
+        try:
+            self._container = self._client.containers.run(
+                self.config.image, command=["sleep", "infinity"], detach=True, init=True,
+                network_mode="none", mem_limit=_parse_memory(self.config.memory),
+                memswap_limit=_parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
+                pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(_CONTAINER_ENV),
+                working_dir=self.root, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                labels={"harness": self._label},
+            )
+            self._copy_in()
+        except BaseException:
+            self._remove()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._remove()
+
+    def _remove(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.remove(force=True)
+            except docker.errors.DockerException:
+                pass  # already gone; nothing left to clean up
+            self._container = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def container_id(self) -> str:
+        """The running container's id."""
+        return self._container.id if self._container is not None else ""
+
+    def _copy_in(self) -> None:
+        if not self._container.put_archive(self.root, self._repo_tar):
+            raise SandboxError("could not copy the repository into the sandbox")
+        # git archive writes files owned by root; hand them to the sandbox user, then make a base commit
+        # so the candidate diff is simply `git diff` inside the container.
+        self._checked(["chown", "-R", f"{SANDBOX_UID}:{SANDBOX_UID}", self.root], user="root")
+        self._checked(["sh", "-c", "git init -q && git add -A && git commit -q --no-verify -m base "
+                       f"&& printf '{_GIT_EXCLUDES}' >> .git/info/exclude"])
+
+    def _checked(self, argv: list[str], user: str | None = None) -> ExecResult:
+        result = self.exec(argv, self.config.command_timeout_s, user=user)
+        if result.exit_code != 0:
+            raise SandboxError(f"sandbox setup failed: {' '.join(argv[:3])}: {result.output.strip()[:200]}")
+        return result
+
+    # -- runtime operations ------------------------------------------------------
+
+    def exec(self, argv: list[str], timeout_s: int, user: str | None = None) -> ExecResult:
+        """Run argv in /repo, killed after `timeout_s` (Docker's exec has no timeout of its own)."""
+        if self._container is None:
+            raise SandboxError("sandbox is not running")
+        wrapped = ["timeout", "-k", "5", str(timeout_s), *argv]
+        try:
+            code, output = self._container.exec_run(wrapped, workdir=self.root, user=user or SANDBOX_USER,
+                                                    environment=dict(_CONTAINER_ENV))
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise SandboxError(f"sandbox command failed to run: {type(exc).__name__}") from None
+        text = (output or b"").decode("utf-8", errors="replace")
+        return ExecResult(exit_code=code if code is not None else -1, output=text,
+                          timed_out=code == _TIMEOUT_EXIT)
+
+    def resolve(self, path: str) -> str:
+        """Absolute in-container path; symlinks are followed in the container and must stay in /repo."""
+        lexical = confine(path, self.root)
+        result = self.exec(["readlink", "-m", "--", lexical], self.config.command_timeout_s)
+        resolved = result.output.strip()
+        if result.exit_code != 0 or not within(resolved, self.root):
+            raise PathOutsideRepo(f"path {path!r} resolves outside the repository")
+        if within(resolved, self.root + "/.git"):
+            raise PathOutsideRepo(f"path {path!r} is inside .git, which tools may not touch")
+        return resolved
+
+    def read_bytes(self, path: str) -> bytes:
+        """Read a file (at most 10 MB) from the repo copy."""
+        resolved = self.resolve(path)
+        try:
+            stream, stat = self._container.get_archive(resolved)
+        except docker.errors.NotFound:
+            raise FileNotFoundError(path) from None
+        if stat.get("size", 0) > 10_000_000:
+            raise ValueError(f"{path} is larger than 10 MB")
+        buffer = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buffer) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise IsADirectoryError(path)
+            handle = tar.extractfile(member)
+            return handle.read() if handle else b""
+
+    def write_bytes(self, path: str, content: bytes) -> None:
+        """Create or replace a file, making parent directories as the sandbox user."""
+        resolved = self.resolve(path)
+        parent, name = resolved.rsplit("/", 1)
+        mkdir = self.exec(["mkdir", "-p", "--", parent], self.config.command_timeout_s)
+        if mkdir.exit_code != 0:
+            raise SandboxError(f"cannot create directory for {path}: {mkdir.output.strip()[:200]}")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            info.uid = info.gid = SANDBOX_UID
+            tar.addfile(info, io.BytesIO(content))
+        if not self._container.put_archive(parent, buffer.getvalue()):
+            raise SandboxError(f"could not write {path} into the sandbox")

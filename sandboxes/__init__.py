@@ -1,0 +1,1 @@
+"""Sandbox image recipes, shipped as package data (installed as `harness.sandboxes`)."""
