@@ -155,8 +155,8 @@ def test_new_model_explored_a_bounded_amount(config: HarnessConfig) -> None:
     stats = OutcomeStats(outcomes=stats.outcomes + failures, review_cost_usd=0.02)
     plan = plan_route(bug(), fresh, stats)
     line = {c.model: c for c in plan.candidates}["fresh"]
-    assert line.success < 0.1
-    assert "fresh" not in plan.cascade
+    assert line.success < 0.1  # 30 failures outweigh the prior; the bonus has faded to ~0.01
+    assert plan.cascade[:2] == ["cheap", "strong"]  # at most a last resort after the proven models
 
 
 @dataclass
