@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ConfigError
+from harness.guards.options import GuardsConfig
 
 CONFIG_FILENAME = "harness.toml"
 ENV_PREFIX = "HARNESS_"
@@ -92,6 +93,15 @@ class ReviewConfig(Section):
     tolerated_severities: list[Literal["blocker", "major", "minor", "nit"]] = ["minor", "nit"]
 
 
+class RoutingConfig(Section):
+    """How implementer and reviewer are chosen."""
+
+    # learned: the router picks from memory's outcomes; fixed: always [roles].
+    strategy: Literal["learned", "fixed"] = "learned"
+    # Re-run a task with the next model of the cascade when an attempt is not trusted.
+    escalate: bool = True
+
+
 class MemoryConfig(Section):
     """Where the SQLite memory lives (relative paths are relative to the target repo)."""
 
@@ -108,6 +118,8 @@ class HarnessConfig(Section):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> HarnessConfig:

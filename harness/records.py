@@ -192,4 +192,4 @@ class RunResult(Record):
     tokens: TokenTotals = Field(default_factory=TokenTotals)
     reason: str = ""
     rounds: int = 0
-    patch: str | None = None
+    attempts: list[dict[str, Any]] = Field(default_factory=list)

@@ -40,6 +40,17 @@ def docker_client() -> docker.DockerClient:
         raise SandboxError(f"docker daemon not reachable ({type(exc).__name__}); is dockerd running?") from None
 
 
+def owned_by_sandbox(tar_bytes: bytes) -> bytes:
+    """Rewrite a tar so every member belongs to the sandbox user (the container may not chown)."""
+    source, out = io.BytesIO(tar_bytes), io.BytesIO()
+    with tarfile.open(fileobj=source) as src, tarfile.open(fileobj=out, mode="w") as dst:
+        for member in src:
+            member.uid = member.gid = SANDBOX_UID
+            member.uname = member.gname = SANDBOX_USER
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    return out.getvalue()
+
+
 def _parse_memory(text: str) -> str:
     return text.strip().lower()
 
@@ -98,18 +109,17 @@ class DockerSandbox:
         return self._container.id if self._container is not None else ""
 
     def _copy_in(self) -> None:
-        if not self._container.put_archive(self.root, self._repo_tar):
+        if not self._container.put_archive(self.root, owned_by_sandbox(self._repo_tar)):
             raise SandboxError("could not copy the repository into the sandbox")
-        # git archive writes files owned by root; hand them to the sandbox user, then make a base commit
-        # so the candidate diff is simply `git diff` inside the container.
-        self._checked(["chown", "-R", f"{SANDBOX_UID}:{SANDBOX_UID}", self.root], user="root")
+        # A base commit inside the container makes the candidate diff simply `git diff`.
         self._checked(["sh", "-c", "git init -q && git add -A && git commit -q --no-verify -m base "
                        f"&& printf '{_GIT_EXCLUDES}' >> .git/info/exclude"])
 
     def _checked(self, argv: list[str], user: str | None = None) -> ExecResult:
         result = self.exec(argv, self.config.command_timeout_s, user=user)
         if result.exit_code != 0:
-            raise SandboxError(f"sandbox setup failed: {' '.join(argv[:3])}: {result.output.strip()[:200]}")
+            first_line = (result.output.strip().splitlines() or ["no output"])[0][:200]
+            raise SandboxError(f"sandbox setup failed: {' '.join(argv[:3])}: {first_line}")
         return result
 
     # -- runtime operations ------------------------------------------------------

@@ -1,0 +1,111 @@
+"""`harness init`, `harness doctor` and `harness sandbox build`."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from harness import gitops
+from harness.commands.common import config_for, run_guarded
+from harness.config import CONFIG_FILENAME, SandboxConfig
+from harness.errors import HarnessError, UsageError
+from harness.models.pricing import resolve_prices
+
+
+def init_command(
+    repo: Path = typer.Option(None, "--repo", help="Repository to write harness.toml into (default: here)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing harness.toml."),
+) -> None:
+    """Write a commented harness.toml into the repository."""
+    def body() -> Path:
+        root = gitops.repo_root(repo or Path.cwd())
+        target = root / CONFIG_FILENAME
+        if target.exists() and not force:
+            raise UsageError(f"{target} already exists (use --force to overwrite)")
+        target.write_text((resources.files("harness.templates") / "harness.toml").read_text())
+        return target
+
+    typer.echo(f"wrote {run_guarded(body)}")
+
+
+def _check(name: str, ok: bool, detail: str, blocking: bool = True) -> bool:
+    mark = "ok  " if ok else ("FAIL" if blocking else "warn")
+    typer.echo(f"{mark} {name}: {detail}")
+    return ok or not blocking
+
+
+def doctor_command(
+    repo: Path = typer.Option(None, "--repo", help="Repository to check (default: here)."),
+    config: Path = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root)."),
+) -> None:
+    """Check what a run needs: git repo, config, prices, API keys, docker daemon, sandbox image."""
+    from harness.sandbox.docker import docker_client
+    from harness.sandbox.image import RECIPE_LABEL, host_suite_and_mirror, recipe_dir, recipe_hash
+
+    good = True
+    root = repo or Path.cwd()
+    try:
+        root = gitops.repo_root(root)
+        good &= _check("git", True, f"repository at {root}")
+    except HarnessError as exc:
+        good &= _check("git", False, str(exc))
+    sandbox = SandboxConfig()
+    try:
+        _path, cfg = config_for(root, config)
+        sandbox = cfg.sandbox
+        good &= _check("config", True, f"{_path}: {len(cfg.models)} models, implementer {cfg.roles.implementer}, "
+                                       f"reviewer {cfg.roles.reviewer}")
+        for name, model in cfg.models.items():
+            try:
+                prices = resolve_prices(name, model)
+                good &= _check(f"price {name}", True, f"${prices.input_per_mtok}/M in, ${prices.output_per_mtok}/M out")
+            except HarnessError as exc:
+                good &= _check(f"price {name}", False, str(exc))
+            if model.api_key_env:
+                is_set = bool(os.environ.get(model.api_key_env))
+                in_roles = name in (cfg.roles.implementer, cfg.roles.reviewer)
+                good &= _check(f"key {name}", is_set, f"{model.api_key_env} {'is set' if is_set else 'is not set'}",
+                               blocking=in_roles)
+    except HarnessError as exc:
+        good &= _check("config", False, str(exc))
+    try:
+        client = docker_client()
+        good &= _check("docker", True, f"daemon {client.version().get('Version', '?')}")
+        try:
+            image = client.images.get(sandbox.image)
+            current = recipe_hash(recipe_dir(), host_suite_and_mirror()[0])
+            fresh = (image.labels or {}).get(RECIPE_LABEL) == current
+            good &= _check("sandbox image", True, f"{sandbox.image}" + ("" if fresh else
+                           " (recipe changed: run `harness sandbox build`)"))
+        except Exception:  # docker.errors.ImageNotFound and friends
+            good &= _check("sandbox image", False, f"{sandbox.image} missing: run `harness sandbox build`")
+        client.close()
+    except HarnessError as exc:
+        good &= _check("docker", False, str(exc))
+    if not good:
+        raise typer.Exit(1)
+
+
+def sandbox_build_command(
+    tag: str = typer.Option("harness-sandbox:latest", "--tag", help="Image tag to build."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the recipe is unchanged."),
+) -> None:
+    """Build the sandbox image locally (debootstrap + docker import + Dockerfile); cached when unchanged."""
+    from harness.sandbox.image import build_image
+
+    message = run_guarded(lambda: build_image(tag, log=lambda line: typer.echo(line, err=True), force=force))
+    typer.echo(message)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `init`, `doctor` and the `sandbox` sub-commands."""
+    app.command("init")(init_command)
+    app.command("doctor")(doctor_command)
+    sandbox = typer.Typer(help="Sandbox image management.", no_args_is_help=True)
+    sandbox.command("build")(sandbox_build_command)
+    app.add_typer(sandbox, name="sandbox")
+
+

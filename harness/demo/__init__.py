@@ -1,0 +1,1 @@
+"""The built-in demo: a sample repo, a request, and scripted transcripts (package data)."""

@@ -1,0 +1,132 @@
+"""`harness do`: route -> implement -> test -> review -> decide -> record.
+
+Everything the user sees as an outcome is a RunResult; the run, its tasks, calls, tests,
+reviews and findings are in memory whatever the ending (trusted, rejected, budget, error, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import ExitStack
+from decimal import Decimal
+from pathlib import Path
+
+from harness import gitops
+from harness.budget import Meter
+from harness.config import HarnessConfig
+from harness.context import build_context
+from harness.errors import Interrupted
+from harness.memory import Memory
+from harness.models.base import ModelClient, build_client
+from harness.models.pricing import Prices, resolve_prices
+from harness.progress import Progress
+from harness.receipt import build_result
+from harness.records import Record, RunResult
+from harness.router import RoutePlan, outcome_stats, plan_route
+from harness.secrets import redact, secret_env_values
+from harness.task import TaskResult, TaskSetup, run_task
+
+
+class DoOptions(Record):
+    """The knobs of one `harness do`."""
+
+    request: str
+    repo: Path
+    config_path: Path
+    implementer: str | None = None
+    reviewer: str | None = None
+    apply: bool = False
+    max_cost: Decimal | None = None
+    kind: str = "do"
+
+
+def memory_path(repo: Path, config: HarnessConfig) -> Path:
+    """The memory database for a repo; its folder ignores itself so the user's tree stays clean."""
+    path = Path(config.memory.path)
+    path = path if path.is_absolute() else repo / path
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True)
+        (path.parent / ".gitignore").write_text("*\n")
+    return path
+
+
+def all_prices(config: HarnessConfig) -> dict[str, Prices]:
+    """Prices of every configured model; any unknown price refuses the start."""
+    return {name: resolve_prices(name, model) for name, model in config.models.items()}
+
+
+def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory) -> RoutePlan:
+    """The router's plan, or the configured roles when routing is fixed (forced names always win)."""
+    if config.routing.strategy == "fixed":
+        implementer = options.implementer or config.roles.implementer
+        reviewer = options.reviewer or (config.roles.reviewer if config.roles.reviewer != implementer else None)
+        return plan_route(options.request, config, None, force_implementer=implementer, force_reviewer=reviewer)
+    return plan_route(options.request, config, outcome_stats(memory), options.implementer, options.reviewer)
+
+
+def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = None,
+       environ: Mapping[str, str] | None = None) -> RunResult:
+    """Run the whole pipeline for one request and return its result (never raises for outcomes)."""
+    env = dict(os.environ if environ is None else environ)
+    progress = progress or Progress(quiet=True)
+    repo = gitops.repo_root(options.repo)
+    base = gitops.head_commit(repo)
+    prices = all_prices(config)
+    if gitops.is_dirty(repo):
+        progress.note("[yellow]uncommitted changes are not part of the base; harness works from HEAD[/]")
+    secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
+    with Memory(memory_path(repo, config)) as memory, ExitStack() as stack:
+        plan = choose_route(options, config, memory)
+        cascade = plan.cascade if config.routing.escalate else plan.cascade[:1]
+        clients: dict[str, ModelClient] = {}
+
+        def client(name: str) -> ModelClient:
+            if name not in clients:
+                clients[name] = build_client(name, config.models[name], config.agent, options.config_path.parent, env)
+                stack.callback(clients[name].close)
+            return clients[name]
+
+        # Keys of the first implementer and its reviewer are checked before anything is spent.
+        client(plan.implementer), client(plan.reviewer)
+        context = build_context(repo, options.request, [], memory_path(repo, config).parent / "cache")
+        run_id = memory.start_run(options.kind, str(repo), options.request, base)
+        meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call)
+        progress.stage("route", f"{plan.classification.kind}, {plan.classification.difficulty}: "
+                                f"implementer {plan.implementer}, reviewer {plan.reviewer}, run {run_id}")
+        attempts: list[tuple[str, str, TaskResult]] = []
+        try:
+            repo_tar = gitops.archive(repo, base)
+            for attempt, implementer in enumerate(cascade, start=1):
+                reviewer = plan.reviewer_for(implementer)
+                task_id = memory.start_task(run_id, options.request, implementer, reviewer, attempt,
+                                            plan.classification.kind, plan.classification.difficulty)
+                setup = TaskSetup(request=options.request, repo_tar=repo_tar, task_id=task_id, implementer=implementer,
+                                  reviewer=reviewer, context=context.text, task_kind=plan.classification.kind)
+                result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
+                                  context.specs, on_stage=progress.stage, on_step=progress.step)
+                record_task(memory, task_id, result, secrets)
+                attempts.append((implementer, reviewer, result))
+                if result.trusted or result.status in ("budget_exceeded", "error"):
+                    break
+                if attempt < len(cascade):
+                    progress.stage("escalate", f"{result.reason[:100]} -> {cascade[attempt]}")
+        except KeyboardInterrupt:
+            memory.finish_run(run_id, "interrupted", "interrupted by the user", {})
+            raise Interrupted("interrupted; the sandbox was removed and your tree is untouched") from None
+        result = build_result(repo, base, options, run_id, attempts, memory, secrets, progress)
+        memory.finish_run(run_id, result.status, result.reason, result.model_dump(mode="json"),
+                          branch=result.branch, implementer=result.implementer, reviewer=result.reviewer)
+        return result
+
+
+def record_task(memory: Memory, task_id: str, result: TaskResult, secrets: list[str]) -> None:
+    """Store an attempt's tests, guard findings, reviews and outcome (secrets redacted)."""
+    if result.tests is not None:
+        memory.record_tests(task_id, result.tests)
+    memory.record_findings(task_id, [f.model_copy(update={"message": redact(f.message, secrets)})
+                                     for f in result.guards])
+    for review in result.reviews:
+        memory.record_review(task_id, review)
+    memory.finish_task(task_id, result.status, result.trusted, redact(result.reason, secrets),
+                       redact(result.diff, secrets))

@@ -1,0 +1,158 @@
+"""One implementation attempt: sandbox -> base tests -> implement -> test -> guards -> review -> decide.
+
+Revision rounds stay inside the same container and the same implementer conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from unidiff import PatchSet
+
+from harness.agent import ImplementerSession
+from harness.budget import Meter
+from harness.candidate import candidate_diff, mark_base, run_tests_on_base_code, tracked_files
+from harness.config import HarnessConfig
+from harness.decide import Decision, decide, revision_message
+from harness.errors import BudgetExceeded, ModelProtocolError, ProviderUnavailable
+from harness.guards import GuardContext, changed_test_ids, run_guards
+from harness.models.base import ModelClient
+from harness.records import Finding, Record, Review, TestComparison, TestReport
+from harness.review import dedupe, review_diff, review_prompt
+from harness.sandbox.docker import DockerSandbox
+from harness.testrun import compare, ensure_ran, run_tests
+from harness.tools import TOOL_SPECS, ToolBox
+
+
+class TaskResult(Record):
+    """What one attempt produced: the diff, the evidence, and the decision."""
+
+    status: str  # trusted | not_trusted | budget_exceeded | error
+    trusted: bool = False
+    reason: str = ""
+    diff: str = ""
+    tests: TestComparison | None = None
+    guards: list[Finding] = []
+    reviews: list[Review] = []
+    rounds: int = 0
+    files_read: list[str] = []
+    decision: Decision | None = None
+
+
+class TaskSetup(Record):
+    """Everything an attempt needs besides the models."""
+
+    model_config = {"arbitrary_types_allowed": True, "extra": "forbid"}
+
+    request: str
+    repo_tar: bytes
+    task_id: str
+    implementer: str
+    reviewer: str
+    context: str = ""
+    task_kind: str | None = None
+
+
+def _added_files(diff: str) -> list[str]:
+    try:
+        return [f.path for f in PatchSet(diff) if f.is_added_file]
+    except Exception:  # an unparsable diff has no added files we can name
+        return []
+
+
+def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, comparison: TestComparison) -> TestComparison:
+    """Overlay base-code outcomes of changed tests onto the base report, then compare again."""
+    ids = changed_test_ids(diff, config.guards)
+    if not ids:
+        return comparison
+    files = sorted({t.split("::")[0] for t in ids})
+    evidence = run_tests_on_base_code(sandbox, config.sandbox.test_command, ids, files, _added_files(diff),
+                                      config.sandbox.test_timeout_s)
+    outcomes = {**comparison.base.outcomes}
+    for test, outcome in evidence.outcomes.items():
+        outcomes[test] = outcome
+    if not evidence.outcomes and not evidence.ok:
+        # The changed tests could not even be collected against base code: they need the change.
+        for test in comparison.head.outcomes:
+            if any(test.startswith(f) for f in files):
+                outcomes.setdefault(test, "error")
+    base = comparison.base.model_copy(update={"outcomes": outcomes})
+    return compare(base, comparison.head)
+
+
+def run_task(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer: ModelClient,
+             reviewer: ModelClient, extra_tools: dict | None = None, extra_specs: list | None = None,
+             on_stage: Callable[[str, str], None] = lambda *_: None,
+             on_step: Callable[[int, str], None] = lambda *_: None) -> TaskResult:
+    """Run one attempt in a fresh sandbox and return its evidence and decision."""
+    result = TaskResult(status="not_trusted")
+    on_stage("sandbox", f"starting {config.sandbox.image}")
+    with DockerSandbox(config.sandbox, setup.repo_tar, label=setup.task_id) as sandbox:
+        mark_base(sandbox)
+        try:
+            return _attempt(setup, config, meter, implementer, reviewer, sandbox, result, extra_tools or {},
+                            extra_specs or [], on_stage, on_step)
+        except (BudgetExceeded, ProviderUnavailable, ModelProtocolError) as exc:
+            # Keep the work so far: the candidate diff is read before the container goes away.
+            status = "budget_exceeded" if isinstance(exc, BudgetExceeded) else (
+                "error" if isinstance(exc, ProviderUnavailable) else "not_trusted")
+            return result.model_copy(update={"status": status, "reason": str(exc), "diff": candidate_diff(sandbox),
+                                             "trusted": False})
+
+
+def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer: ModelClient,
+             reviewer: ModelClient, sandbox: DockerSandbox, result: TaskResult, extra_tools: dict,
+             extra_specs: list, on_stage: Callable[[str, str], None],
+             on_step: Callable[[int, str], None]) -> TaskResult:
+    on_stage("test", "base")
+    base_report: TestReport = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
+                                        tracked_files(sandbox))
+    ensure_ran(base_report, config.sandbox.test_command)
+    on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing")
+    toolbox = ToolBox(sandbox, config.agent.tool_output_chars, config.sandbox.command_timeout_s, extra_tools)
+    session = ImplementerSession(setup.implementer, implementer, meter, toolbox, setup.context,
+                                 config.agent.max_steps, config.agent.max_bad_turns,
+                                 config.models[setup.implementer].max_output_tokens, setup.task_id,
+                                 tools=[*TOOL_SPECS, *extra_specs], on_step=on_step)
+    instruction = f"Request:\n{setup.request}"
+    earlier: list[Finding] = []
+    for round_number in range(1, config.review.max_revisions + 2):
+        on_stage("implement", f"{setup.implementer} (round {round_number})")
+        outcome = session.run(instruction)
+        diff = candidate_diff(sandbox)
+        result = result.model_copy(update={"diff": diff, "rounds": round_number, "files_read": outcome.files_read})
+        if not diff.strip():
+            return result.model_copy(update={"reason": f"no change was made ({outcome.stop_reason})"})
+        on_stage("test", "head")
+        head_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
+                                tracked_files(sandbox))
+        tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report))
+        on_stage("test", f"head: {head_report.passed} passed, new failures: {len(tests.new_failures)}")
+        on_stage("guards", "checking the diff")
+        guards = run_guards(diff, GuardContext(request=setup.request, files_read=outcome.files_read, tests=tests,
+                                               task_kind=setup.task_kind), config.guards)
+        review: Review | None = None
+        if outcome.finished:
+            on_stage("review", setup.reviewer)
+            prompt = review_prompt(setup.request, diff, tests, guards, earlier, "")
+            review = review_diff(meter, setup.reviewer, reviewer, prompt, round_number,
+                                 config.review.max_findings, setup.task_id,
+                                 config.models[setup.reviewer].max_output_tokens)
+            # Findings already raised in an earlier round are not repeated to the implementer.
+            fresh = [f for f in review.findings if f not in earlier]
+            review = review.model_copy(update={"findings": fresh})
+        decision = decide(tests, guards, review, outcome.finished, round_number, config.review)
+        reviews = [*result.reviews, review] if review else result.reviews
+        result = result.model_copy(update={"tests": tests, "guards": guards, "reviews": reviews,
+                                           "decision": decision, "trusted": decision.trusted,
+                                           "status": "trusted" if decision.trusted else "not_trusted",
+                                           "reason": decision.reason if not decision.trusted else (
+                                               outcome.summary or decision.reason)})
+        if decision.action != "revise":
+            return result
+        to_fix = dedupe([*(f for f in guards if f.severity in ("blocker", "major")),
+                         *(review.findings if review else [])])
+        earlier = dedupe([*earlier, *(review.findings if review else [])])
+        instruction = revision_message(tests, to_fix)
+    return result
