@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from guards_support import Repo, comparison, report
+from tests.guards_support import Repo, comparison, report
 
 from harness.guards import GuardContext, GuardsConfig, changed_test_ids, run_guards
 from harness.records import TestComparison

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from guards_support import Repo
+from tests.guards_support import Repo
 
 from harness.guards import GuardContext, GuardsConfig, OverbuildConfig, overbuild_metrics, run_guards
 

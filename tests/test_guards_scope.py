@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from guards_support import Repo
+from tests.guards_support import Repo
 
 from harness.guards import GuardContext, GuardsConfig, run_guards
 from harness.guards.diffutil import path_matches

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from guards_support import Repo
+from tests.guards_support import Repo
 
 from harness.guards import GuardContext, GuardsConfig, blocking, run_guards
 from harness.secrets import REDACTED, redact
