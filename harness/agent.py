@@ -7,6 +7,7 @@ so the prefix sent on earlier steps is sent again byte for byte and stays cachea
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from harness.budget import Meter
@@ -34,7 +35,8 @@ class ImplementerSession:
 
     def __init__(self, model_name: str, client: ModelClient, meter: Meter, toolbox: ToolBox, context: str,
                  max_steps: int, max_bad_turns: int, max_tokens: int, task_id: str,
-                 tools: list[ToolSpec] | None = None, on_step: Callable[[int, str], None] | None = None):
+                 tools: list[ToolSpec] | None = None, on_step: Callable[[int, str], None] | None = None,
+                 max_wall_s: float | None = None):
         self.model_name = model_name
         self.client = client
         self.meter = meter
@@ -49,6 +51,8 @@ class ImplementerSession:
         self.messages: list[Message] = []
         self.files_read: list[str] = []
         self.steps = 0
+        # The wall-clock limit spans all rounds of the task, like the step budget of a person's time.
+        self.deadline = time.monotonic() + max_wall_s if max_wall_s else None
 
     def run(self, instruction: str) -> AgentOutcome:
         """Append `instruction` as a user turn and loop until finish or a stop."""
@@ -57,6 +61,8 @@ class ImplementerSession:
         recent: list[str] = []
         start_step = self.steps
         while self.steps - start_step < self.max_steps:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return self._outcome(False, "stopped at the wall-clock limit")
             self.steps += 1
             request = ModelRequest(system=self.system, messages=list(self.messages), tools=self.tools,
                                    max_tokens=self.max_tokens)

@@ -78,6 +78,7 @@ class AgentConfig(Section):
     """The implementer's loop limits."""
 
     max_steps: int = Field(default=40, gt=0)
+    max_wall_s: float = Field(default=1800.0, gt=0)
     max_bad_turns: int = Field(default=3, gt=0)
     tool_output_chars: int = Field(default=12000, gt=200)
     max_retries: int = Field(default=3, ge=0)

@@ -114,7 +114,8 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
     session = ImplementerSession(setup.implementer, implementer, meter, toolbox, setup.context,
                                  config.agent.max_steps, config.agent.max_bad_turns,
                                  config.models[setup.implementer].max_output_tokens, setup.task_id,
-                                 tools=[*TOOL_SPECS, *extra_specs], on_step=on_step)
+                                 tools=[*TOOL_SPECS, *extra_specs], on_step=on_step,
+                                 max_wall_s=config.agent.max_wall_s)
     instruction = f"Request:\n{setup.request}"
     earlier: list[Finding] = []
     for round_number in range(1, config.review.max_revisions + 2):
