@@ -92,6 +92,23 @@ def commit_patch_to_branch(repo: Path, base_commit: str, patch: bytes, branch: s
     return commit
 
 
+def commit_to_new_branch(repo: Path, base_commit: str, patch: bytes, wanted: str, message: str) -> str:
+    """Commit `patch` as a new branch named `wanted` (or `wanted-N` if taken); returns the branch name.
+
+    Two runs finishing at once may pick the same free name; creating the ref with an expected old
+    value of zero makes the loser fail, and it simply tries the next name.
+    """
+    for _attempt in range(20):
+        branch = free_branch_name(repo, wanted)
+        try:
+            commit_patch_to_branch(repo, base_commit, patch, branch, message)
+            return branch
+        except GitError as exc:
+            if "update-ref" not in str(exc):
+                raise
+    raise GitError(f"could not create a branch named like {wanted}")
+
+
 def apply_to_worktree(repo: Path, patch: bytes) -> None:
     """Apply a patch to the user's working tree (only on --apply)."""
     git(repo, "apply", "--binary", "--whitespace=nowarn", "-", input_bytes=patch)
