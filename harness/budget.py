@@ -78,9 +78,10 @@ class Meter:
         started = time.monotonic()
         try:
             reply = client.complete(request)
-        except ProviderUnavailable:
-            # Failed attempts are recorded at $0: providers do not bill requests that return no answer.
-            self._record(role, model_name, client.provider, task_id, Usage(), Decimal(0), started, "error")
+        except ProviderUnavailable as exc:
+            # Only what the provider reported (answers cut short) is charged; errors without an answer are $0.
+            usage = exc.partial_usage if isinstance(exc.partial_usage, Usage) else Usage()
+            self._record(role, model_name, client.provider, task_id, usage, prices.cost(usage), started, "error")
             raise
         cost = prices.cost(reply.usage)
         self._record(role, model_name, client.provider, task_id, reply.usage, cost, started, "ok")

@@ -45,9 +45,17 @@ class BudgetExceeded(HarnessError):
 
 
 class ProviderUnavailable(HarnessError):
-    """A model provider failed after bounded retries (outage, rate limit, timeout)."""
+    """A model provider failed after bounded retries (outage, rate limit, timeout).
+
+    `partial_usage` holds tokens the provider reported for answers that were cut short: they are
+    billed, so the meter records them once.
+    """
 
     exit_code = 4
+
+    def __init__(self, message: str, partial_usage: object = None):
+        super().__init__(message)
+        self.partial_usage = partial_usage
 
 
 class ModelProtocolError(HarnessError):

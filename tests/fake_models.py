@@ -2,12 +2,15 @@
 
 Each provider has a queue of scripted replies; every request body and header is recorded.
 A reply is {"text", "tool_calls": [{"name", "arguments"}], "usage": {...}} or {"status": 500}.
+Faults: {"fault": "reset"} closes the connection without an answer; {"fault": "truncate"} cuts an
+Anthropic stream (or an OpenAI body) short; a "delay" key (seconds) waits before answering.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,6 +42,7 @@ class FakeModels:
         self.requests: dict[str, list[dict[str, Any]]] = {"anthropic": [], "openai": []}
         self.headers: dict[str, list[dict[str, str]]] = {"anthropic": [], "openai": []}
         self.raw_bodies: dict[str, list[bytes]] = {"anthropic": [], "openai": []}
+        self.times: dict[str, list[float]] = {"anthropic": [], "openai": []}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -65,6 +69,7 @@ class FakeModels:
             self.requests[provider].append(body)
             self.headers[provider].append(headers)
             self.raw_bodies[provider].append(raw)
+            self.times[provider].append(time.monotonic())
             if not self.queues[provider]:
                 return {"status": 500, "error": "fake server: no scripted reply left"}
             return self.queues[provider].popleft()
@@ -81,6 +86,11 @@ class FakeModels:
                 body = json.loads(raw or b"{}")
                 provider = "anthropic" if self.path.endswith("/messages") else "openai"
                 item = fake._next(provider, body, dict(self.headers), raw)
+                time.sleep(item.get("delay", 0))
+                if item.get("fault") == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 if "status" in item:
                     payload = json.dumps({"type": "error", "error": {"type": "api_error",
                                                                       "message": item.get("error", "boom")}}).encode()
@@ -126,6 +136,8 @@ class FakeModels:
                 events += [("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                               "usage": {"output_tokens": u["output_tokens"]}}),
                            ("message_stop", {"type": "message_stop"})]
+                if item.get("fault") == "truncate":
+                    events = events[:2]
                 data = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
@@ -148,6 +160,8 @@ class FakeModels:
                                      "prompt_tokens_details": {"cached_tokens": u["cache_read_tokens"],
                                                                "cache_write_tokens": u["cache_write_tokens"]}}}
                 data = json.dumps(payload).encode()
+                if item.get("fault") == "truncate":
+                    data = data[: len(data) // 2]
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))

@@ -7,6 +7,7 @@ from typing import Any
 import anthropic
 
 from harness.errors import ConfigError, ModelProtocolError, ProviderUnavailable
+from harness.models.base import IncompleteAnswer, retry_incomplete
 from harness.records import Message, ModelReply, ModelRequest, ToolCall, Usage
 
 _CACHE = {"type": "ephemeral"}
@@ -55,11 +56,15 @@ class AnthropicClient:
     def __init__(self, model: str, api_key: str, base_url: str | None, max_retries: int, timeout_s: float,
                  http_client: Any = None):
         self.model = model
+        self.max_retries = max_retries
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                            timeout=timeout_s, http_client=http_client)
 
     def complete(self, request: ModelRequest) -> ModelReply:
         """Stream one Messages call and return the final message as a ModelReply."""
+        return retry_incomplete(lambda: self._complete_once(request), self.max_retries, f"anthropic {self.model}")
+
+    def _complete_once(self, request: ModelRequest) -> ModelReply:
         try:
             with self._client.messages.stream(**build_params(self.model, request)) as stream:
                 final = stream.get_final_message()
@@ -70,8 +75,8 @@ class AnthropicClient:
         except (anthropic.APIStatusError, anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
             raise ProviderUnavailable(f"provider unavailable: anthropic {self.model}: {type(exc).__name__}") from None
         except ValueError as exc:
-            # A stream cut short or a tool input that is not JSON surfaces as a parse error.
-            raise ProviderUnavailable(f"provider unavailable: anthropic {self.model}: bad stream ({exc})") from None
+            # A stream cut short inside a tool input surfaces as a JSON parse error.
+            raise IncompleteAnswer(f"bad stream ({exc})") from None
         text = "".join(b.text for b in final.content if b.type == "text")
         calls = [
             ToolCall(id=b.id, name=b.name, arguments=b.input if isinstance(b.input, dict) else None,
@@ -82,6 +87,10 @@ class AnthropicClient:
         usage = Usage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
                       cache_read_tokens=u.cache_read_input_tokens or 0,
                       cache_write_tokens=u.cache_creation_input_tokens or 0)
+        if not final.stop_reason:
+            # The SDK hands back whatever arrived when a stream ends early; without a stop reason
+            # the tool calls may be missing or half-written.
+            raise IncompleteAnswer("the stream ended before the message was complete", usage)
         return ModelReply(text=text, tool_calls=calls, usage=usage, stop_reason=final.stop_reason or "")
 
     def close(self) -> None:

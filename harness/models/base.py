@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.config import AgentConfig, ModelConfig
-from harness.errors import MissingKeyError
-from harness.records import ModelReply, ModelRequest
+from harness.errors import MissingKeyError, ProviderUnavailable
+from harness.records import ModelReply, ModelRequest, Usage
 
 
 class ModelClient(Protocol):
@@ -25,6 +26,30 @@ class ModelClient(Protocol):
     def close(self) -> None:
         """Release HTTP connections."""
         ...
+
+
+class IncompleteAnswer(Exception):
+    """An answer arrived cut short (truncated stream or body); `usage` is what it reported."""
+
+    def __init__(self, reason: str, usage: Usage | None = None):
+        super().__init__(reason)
+        self.usage = usage or Usage()
+
+
+def retry_incomplete(call: Callable[[], ModelReply], retries: int, label: str) -> ModelReply:
+    """Retry a call whose answer was cut short. The SDKs retry HTTP errors themselves, but not a
+    stream that ends early; tokens reported by cut-short answers are added to the final usage."""
+    spent = Usage()
+    for attempt in range(retries + 1):
+        try:
+            reply = call()
+            return reply.model_copy(update={"usage": reply.usage + spent})
+        except IncompleteAnswer as exc:
+            spent = spent + exc.usage
+            if attempt == retries:
+                raise ProviderUnavailable(f"provider unavailable: {label}: {exc}", partial_usage=spent) from None
+            time.sleep(min(8.0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def api_key_for(name: str, model: ModelConfig, environ: Mapping[str, str]) -> str:

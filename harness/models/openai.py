@@ -8,6 +8,7 @@ from typing import Any
 import openai
 
 from harness.errors import ConfigError, ModelProtocolError, ProviderUnavailable
+from harness.models.base import IncompleteAnswer, retry_incomplete
 from harness.records import Message, ModelReply, ModelRequest, ToolCall, Usage
 
 
@@ -62,11 +63,15 @@ class OpenAIClient:
     def __init__(self, model: str, api_key: str, base_url: str | None, max_retries: int, timeout_s: float,
                  http_client: Any = None):
         self.model = model
+        self.max_retries = max_retries
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                      timeout=timeout_s, http_client=http_client)
 
     def complete(self, request: ModelRequest) -> ModelReply:
         """One Chat Completions call as a ModelReply."""
+        return retry_incomplete(lambda: self._complete_once(request), self.max_retries, f"openai {self.model}")
+
+    def _complete_once(self, request: ModelRequest) -> ModelReply:
         try:
             response = self._client.chat.completions.create(**build_params(self.model, request))
         except openai.AuthenticationError as exc:
@@ -75,8 +80,11 @@ class OpenAIClient:
             raise ModelProtocolError(f"openai refused the request for {self.model}: {exc.status_code}") from None
         except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise ProviderUnavailable(f"provider unavailable: openai {self.model}: {type(exc).__name__}") from None
+        except ValueError as exc:
+            # A body cut short is not valid JSON; the SDK does not retry that itself.
+            raise IncompleteAnswer(f"truncated answer ({type(exc).__name__})") from None
         if not response.choices:
-            raise ProviderUnavailable(f"provider unavailable: openai {self.model}: answer without choices")
+            raise IncompleteAnswer("answer without choices")
         choice = response.choices[0]
         calls = [
             ToolCall(id=c.id, name=c.function.name, arguments=_parse_arguments(c.function.arguments),
