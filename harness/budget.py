@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from harness.config import BudgetsConfig
 from harness.errors import BudgetExceeded, ProviderUnavailable
@@ -41,6 +42,18 @@ def day_start() -> str:
     return now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat(timespec="milliseconds")
 
 
+class SpendLedger(Protocol):
+    """A spend ledger shared beyond this run (the queue's nightly cap across workers).
+
+    `reserve` holds a call's worst case atomically or raises BudgetExceeded; `settle` replaces
+    the held amount with what the call really cost.
+    """
+
+    def reserve(self, worst_case: Decimal) -> None: ...
+
+    def settle(self, actual: Decimal) -> None: ...
+
+
 class Meter:
     """Checks budgets before each call, prices and records it after.
 
@@ -48,13 +61,15 @@ class Meter:
     """
 
     def __init__(self, memory: Memory, run_id: str, budgets: BudgetsConfig, prices: dict[str, Prices],
-                 run_cap: Decimal | None = None, on_call: Callable[[CallLog], None] | None = None):
+                 run_cap: Decimal | None = None, on_call: Callable[[CallLog], None] | None = None,
+                 ledger: SpendLedger | None = None):
         self.memory = memory
         self.run_id = run_id
         self.budgets = budgets
         self.prices = prices
         self.run_cap = budgets.run_usd if run_cap is None else min(run_cap, budgets.run_usd)
         self.on_call = on_call
+        self.ledger = ledger
         self.task_spend: dict[str | None, Decimal] = {}
 
     def check(self, task_id: str | None, worst_case: Decimal) -> None:
@@ -69,6 +84,9 @@ class Meter:
             if spent + worst_case > limit:
                 raise BudgetExceeded(scope, limit, spent.quantize(Decimal("0.000001")),
                                      worst_case.quantize(Decimal("0.000001")))
+        if self.ledger is not None:
+            # Last, so a refusal by a local budget never holds shared money.
+            self.ledger.reserve(worst_case)
 
     def call(self, role: str, model_name: str, client: ModelClient, request: ModelRequest,
              task_id: str | None = None) -> ModelReply:
@@ -93,5 +111,7 @@ class Meter:
                       latency_ms=int((time.monotonic() - started) * 1000), outcome=outcome)
         self.task_spend[task_id] = self.task_spend.get(task_id, Decimal(0)) + cost
         self.memory.record_call(self.run_id, task_id, log)
+        if self.ledger is not None:
+            self.ledger.settle(cost)
         if self.on_call:
             self.on_call(log)

@@ -109,6 +109,26 @@ class MemoryConfig(Section):
     path: str = "memory/harness.db"
 
 
+class QueueConfig(Section):
+    """The background queue (`harness queue`): where jobs live, the nightly cap, leases."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    # SQLite: a sibling of the memory database (relative paths are relative to the target repo).
+    path: str = "memory/queue.db"
+    postgres_url: str | None = None
+    nightly_usd: Decimal = Field(default=Decimal("10.00"), ge=0)
+    # A worker that misses heartbeats for lease_s loses its job to another worker.
+    lease_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, gt=0)
+    poll_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> QueueConfig:
+        if self.backend == "postgres" and not self.postgres_url:
+            raise ValueError("backend = \"postgres\" needs postgres_url")
+        return self
+
+
 class HarnessConfig(Section):
     """The whole of harness.toml."""
 
@@ -121,6 +141,7 @@ class HarnessConfig(Section):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> HarnessConfig:
