@@ -7,13 +7,13 @@ reviews and findings are in memory whatever the ending (trusted, rejected, budge
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 
 from harness import gitops
-from harness.budget import Meter
+from harness.budget import Meter, SpendLedger
 from harness.config import HarnessConfig
 from harness.context import build_context
 from harness.errors import Interrupted
@@ -39,6 +39,8 @@ class DoOptions(Record):
     apply: bool = False
     max_cost: Decimal | None = None
     kind: str = "do"
+    # A candidate diff saved by an interrupted queue job: the first attempt resumes from it.
+    resume_diff: str = ""
 
 
 def memory_path(repo: Path, config: HarnessConfig) -> Path:
@@ -66,8 +68,13 @@ def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory) -> R
 
 
 def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = None,
-       environ: Mapping[str, str] | None = None) -> RunResult:
-    """Run the whole pipeline for one request and return its result (never raises for outcomes)."""
+       environ: Mapping[str, str] | None = None, ledger: SpendLedger | None = None,
+       on_candidate: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole pipeline for one request and return its result (never raises for outcomes).
+
+    The queue passes `ledger` (a spend ledger shared by all workers, checked before each call) and
+    `on_candidate` (told each finished candidate diff, saved so an interrupted job resumes from it).
+    """
     env = dict(os.environ if environ is None else environ)
     progress = progress or Progress(quiet=True)
     repo = gitops.repo_root(options.repo)
@@ -91,7 +98,8 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         client(plan.implementer), client(plan.reviewer)
         context = build_context(repo, options.request, [], memory_path(repo, config).parent / "cache")
         run_id = memory.start_run(options.kind, str(repo), options.request, base)
-        meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call)
+        meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call,
+                      ledger=ledger)
         progress.stage("route", f"{plan.classification.kind}, {plan.classification.difficulty}: "
                                 f"implementer {plan.implementer}, reviewer {plan.reviewer}, run {run_id}")
         attempts: list[tuple[str, str, TaskResult]] = []
@@ -102,7 +110,8 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                 task_id = memory.start_task(run_id, options.request, implementer, reviewer, attempt,
                                             plan.classification.kind, plan.classification.difficulty)
                 setup = TaskSetup(request=options.request, repo_tar=repo_tar, task_id=task_id, implementer=implementer,
-                                  reviewer=reviewer, context=context.text, task_kind=plan.classification.kind)
+                                  reviewer=reviewer, context=context.text, task_kind=plan.classification.kind,
+                                  resume_diff=options.resume_diff if attempt == 1 else "", on_candidate=on_candidate)
                 result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
                                   context.specs, on_stage=progress.stage, on_step=progress.step)
                 record_task(memory, task_id, result, secrets)

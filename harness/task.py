@@ -10,7 +10,7 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from harness.agent import ImplementerSession
+from harness.agent import AgentOutcome, ImplementerSession
 from harness.budget import Meter
 from harness.candidate import candidate_diff, mark_base, run_tests_on_base_code, tracked_files
 from harness.config import HarnessConfig
@@ -52,6 +52,10 @@ class TaskSetup(Record):
     reviewer: str
     context: str = ""
     task_kind: str | None = None
+    # Resume without re-paying: a candidate saved by an interrupted attempt is applied in place of
+    # the implementer's first round, and `on_candidate` is told each finished round's diff.
+    resume_diff: str = ""
+    on_candidate: Callable[[str], None] | None = None
 
 
 def _added_files(diff: str) -> list[str]:
@@ -79,6 +83,21 @@ def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, com
                 outcomes.setdefault(test, "error")
     base = comparison.base.model_copy(update={"outcomes": outcomes})
     return compare(base, comparison.head)
+
+
+_RESUME_PATCH = ".harness-resume.patch"
+_RESUME_TIMEOUT_S = 120
+
+
+def apply_saved_candidate(sandbox: DockerSandbox, diff: str) -> AgentOutcome:
+    """Put a saved candidate diff into the sandbox as if the implementer had just finished it."""
+    sandbox.write_bytes(_RESUME_PATCH, diff.encode())
+    script = f"git apply --binary {_RESUME_PATCH}; code=$?; rm -f {_RESUME_PATCH}; exit $code"
+    applied = sandbox.exec(["sh", "-c", script], _RESUME_TIMEOUT_S)
+    if applied.exit_code != 0:
+        return AgentOutcome(finished=False,
+                            stop_reason=f"the saved candidate no longer applies: {applied.output[:200]}")
+    return AgentOutcome(finished=True, stop_reason="resumed", summary="resumed from the saved candidate diff")
 
 
 def run_task(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer: ModelClient,
@@ -120,8 +139,13 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
     earlier: list[Finding] = []
     for round_number in range(1, config.review.max_revisions + 2):
         on_stage("implement", f"{setup.implementer} (round {round_number})")
-        outcome = session.run(instruction)
+        if round_number == 1 and setup.resume_diff:
+            outcome = apply_saved_candidate(sandbox, setup.resume_diff)
+        else:
+            outcome = session.run(instruction)
         diff = candidate_diff(sandbox)
+        if setup.on_candidate is not None and outcome.finished and diff.strip():
+            setup.on_candidate(diff)
         result = result.model_copy(update={"diff": diff, "rounds": round_number, "files_read": outcome.files_read})
         if not diff.strip():
             return result.model_copy(update={"reason": f"no change was made ({outcome.stop_reason})"})
