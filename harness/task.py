@@ -85,6 +85,34 @@ def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, com
     return compare(base, comparison.head)
 
 
+def run_base_tests(sandbox: DockerSandbox, config: HarnessConfig,
+              on_stage: Callable[[str, str], None] = lambda *_: None) -> TestReport:
+    """Run the suite on the sandbox's base state; a runner that cannot start is a SandboxError."""
+    on_stage("test", "base")
+    base_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
+                            tracked_files(sandbox))
+    ensure_ran(base_report, config.sandbox.test_command)
+    on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing")
+    return base_report
+
+
+def check_candidate(sandbox: DockerSandbox, config: HarnessConfig, diff: str, base_report: TestReport,
+                   context: GuardContext, on_stage: Callable[[str, str], None] = lambda *_: None,
+                   ) -> tuple[TestComparison, list[Finding]]:
+    """Head tests (with evidence runs of changed tests) and the guards' findings for a candidate diff.
+
+    Shared by implementation attempts and the PR review job, which has no implementer.
+    """
+    on_stage("test", "head")
+    head_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
+                            tracked_files(sandbox))
+    tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report))
+    on_stage("test", f"head: {head_report.passed} passed, new failures: {len(tests.new_failures)}")
+    on_stage("guards", "checking the diff")
+    guards = run_guards(diff, context.model_copy(update={"tests": tests}), config.guards)
+    return tests, guards
+
+
 _RESUME_PATCH = ".harness-resume.patch"
 _RESUME_TIMEOUT_S = 120
 
@@ -124,11 +152,7 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
              reviewer: ModelClient, sandbox: DockerSandbox, result: TaskResult, extra_tools: dict,
              extra_specs: list, on_stage: Callable[[str, str], None],
              on_step: Callable[[int, str], None]) -> TaskResult:
-    on_stage("test", "base")
-    base_report: TestReport = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
-                                        tracked_files(sandbox))
-    ensure_ran(base_report, config.sandbox.test_command)
-    on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing")
+    base_report = run_base_tests(sandbox, config, on_stage)
     toolbox = ToolBox(sandbox, config.agent.tool_output_chars, config.sandbox.command_timeout_s, extra_tools)
     session = ImplementerSession(setup.implementer, implementer, meter, toolbox, setup.context,
                                  config.agent.max_steps, config.agent.max_bad_turns,
@@ -149,14 +173,9 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
         result = result.model_copy(update={"diff": diff, "rounds": round_number, "files_read": outcome.files_read})
         if not diff.strip():
             return result.model_copy(update={"reason": f"no change was made ({outcome.stop_reason})"})
-        on_stage("test", "head")
-        head_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
-                                tracked_files(sandbox))
-        tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report))
-        on_stage("test", f"head: {head_report.passed} passed, new failures: {len(tests.new_failures)}")
-        on_stage("guards", "checking the diff")
-        guards = run_guards(diff, GuardContext(request=setup.request, files_read=outcome.files_read, tests=tests,
-                                               task_kind=setup.task_kind), config.guards)
+        tests, guards = check_candidate(sandbox, config, diff, base_report,
+                                       GuardContext(request=setup.request, files_read=outcome.files_read,
+                                                    task_kind=setup.task_kind), on_stage)
         review: Review | None = None
         if outcome.finished:
             on_stage("review", setup.reviewer)
