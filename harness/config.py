@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ConfigError
+from harness.github.options import GithubConfig
 from harness.guards.options import GuardsConfig
 
 CONFIG_FILENAME = "harness.toml"
@@ -142,6 +143,7 @@ class HarnessConfig(Section):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> HarnessConfig:
