@@ -187,6 +187,8 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
             fresh = [f for f in review.findings if f not in earlier]
             review = review.model_copy(update={"findings": fresh})
         decision = decide(tests, guards, review, outcome.finished, round_number, config.review)
+        if not outcome.finished:
+            decision = decision.model_copy(update={"reason": f"{outcome.stop_reason}; {decision.reason}"})
         reviews = [*result.reviews, review] if review else result.reviews
         result = result.model_copy(update={"tests": tests, "guards": guards, "reviews": reviews,
                                            "decision": decision, "trusted": decision.trusted,
