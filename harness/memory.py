@@ -209,6 +209,14 @@ class Memory:
             (status, reason, json.dumps(result, default=str), now_iso(), *extra.values(), run_id),
         )
 
+    def end_unfinished(self, run_id: str, status: str, reason: str) -> None:
+        """End a run and its still-running tasks with one status (interrupted, error)."""
+        with self.transaction() as db:
+            db.execute("UPDATE tasks SET status = ?, reason = ?, finished_at = ? WHERE run_id = ? AND status = 'running'",
+                       (status, reason, now_iso(), run_id))
+            db.execute("UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?",
+                       (status, reason, now_iso(), run_id))
+
     def start_task(self, run_id: str, request: str, implementer: str, reviewer: str, attempt: int = 1,
                    task_kind: str | None = None, difficulty: str | None = None) -> str:
         """Record one implementation attempt inside a run."""

@@ -16,7 +16,7 @@ from harness import gitops
 from harness.budget import Meter, SpendLedger
 from harness.config import HarnessConfig
 from harness.context import build_context
-from harness.errors import Interrupted
+from harness.errors import HarnessError, Interrupted
 from harness.memory import Memory
 from harness.models.base import ModelClient, build_client
 from harness.models.pricing import Prices, resolve_prices
@@ -24,6 +24,7 @@ from harness.progress import Progress
 from harness.receipt import build_result
 from harness.records import Record, RunResult
 from harness.router import RoutePlan, outcome_stats, plan_route
+from harness.sandbox.docker import check_image
 from harness.secrets import redact, secret_env_values
 from harness.task import TaskResult, TaskSetup, run_task
 
@@ -94,8 +95,10 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                 stack.callback(clients[name].close)
             return clients[name]
 
-        # Keys of the first implementer and its reviewer are checked before anything is spent.
+        # Keys of the first implementer and its reviewer, and the sandbox image, are checked before
+        # anything is spent.
         client(plan.implementer), client(plan.reviewer)
+        check_image(config.sandbox.image)
         context = build_context(repo, options.request, [], memory_path(repo, config).parent / "cache")
         run_id = memory.start_run(options.kind, str(repo), options.request, base)
         meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call,
@@ -121,8 +124,12 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                 if attempt < len(cascade):
                     progress.stage("escalate", f"{result.reason[:100]} -> {cascade[attempt]}")
         except KeyboardInterrupt:
-            memory.finish_run(run_id, "interrupted", "interrupted by the user", {})
+            memory.end_unfinished(run_id, "interrupted", "interrupted by the user")
             raise Interrupted("interrupted; the sandbox was removed and your tree is untouched") from None
+        except HarnessError as exc:
+            # Infrastructure failures (sandbox, git) end the run as an error; its spend stays recorded.
+            memory.end_unfinished(run_id, "error", str(exc))
+            raise
         result = build_result(repo, base, options, run_id, attempts, memory, secrets, progress)
         memory.finish_run(run_id, result.status, result.reason, result.model_dump(mode="json"),
                           branch=result.branch, implementer=result.implementer, reviewer=result.reviewer)

@@ -51,6 +51,17 @@ def owned_by_sandbox(tar_bytes: bytes) -> bytes:
     return out.getvalue()
 
 
+def check_image(image: str) -> None:
+    """Raise SandboxError with a one-line hint when the daemon or the image is missing."""
+    client = docker_client()
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SandboxError(f"sandbox image {image} not found; run `harness sandbox build`") from None
+    finally:
+        client.close()
+
+
 def _parse_memory(text: str) -> str:
     return text.strip().lower()
 
