@@ -7,6 +7,7 @@ reviews and findings are in memory whatever the ending (trusted, rejected, budge
 from __future__ import annotations
 
 import os
+from functools import partial
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from decimal import Decimal
@@ -70,11 +71,12 @@ def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory) -> R
 
 def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = None,
        environ: Mapping[str, str] | None = None, ledger: SpendLedger | None = None,
-       on_candidate: Callable[[str], None] | None = None) -> RunResult:
+       on_candidate: Callable[[str, str, str], None] | None = None) -> RunResult:
     """Run the whole pipeline for one request and return its result (never raises for outcomes).
 
     The queue passes `ledger` (a spend ledger shared by all workers, checked before each call) and
-    `on_candidate` (told each finished candidate diff, saved so an interrupted job resumes from it).
+    `on_candidate` (told run id, implementer and diff of each finished candidate of the first attempt,
+    the one `options.resume_diff` resumes, so an interrupted job can resume from it).
     """
     env = dict(os.environ if environ is None else environ)
     progress = progress or Progress(quiet=True)
@@ -114,7 +116,9 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                                             plan.classification.kind, plan.classification.difficulty)
                 setup = TaskSetup(request=options.request, repo_tar=repo_tar, task_id=task_id, implementer=implementer,
                                   reviewer=reviewer, context=context.text, task_kind=plan.classification.kind,
-                                  resume_diff=options.resume_diff if attempt == 1 else "", on_candidate=on_candidate)
+                                  resume_diff=options.resume_diff if attempt == 1 else "",
+                                  on_candidate=partial(on_candidate, run_id, implementer)
+                                  if on_candidate and attempt == 1 else None)
                 result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
                                   context.specs, on_stage=progress.stage, on_step=progress.step)
                 record_task(memory, task_id, result, secrets)
