@@ -93,6 +93,10 @@ class ReviewConfig(Section):
     max_findings: int = Field(default=7, gt=0)
     # Severities that still allow an approve-with-comments to count as trusted.
     tolerated_severities: list[Literal["blocker", "major", "minor", "nit"]] = ["minor", "nit"]
+    # Escalating to a stronger implementer starts only while the run has spent less than this.
+    escalation_cap_usd: Decimal = Field(default=Decimal("2.00"), ge=0)
+    # Lessons from earlier tasks given to the implementer and the reviewer (0 turns them off).
+    max_lessons: int = Field(default=8, ge=0)
 
 
 class RoutingConfig(Section):
