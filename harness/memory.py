@@ -114,6 +114,14 @@ MIGRATIONS: list[str] = [
         UNIQUE(repo, scope, text)
     );
     """,
+    # 2: the trust layer's receipt and lessons: the round a finding was raised in (guards run
+    # every round, so earlier rounds' findings are kept), and what kind of evidence a lesson has.
+    """
+    ALTER TABLE findings ADD COLUMN round INTEGER;
+    ALTER TABLE lessons ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    ALTER TABLE lessons ADD COLUMN evidence TEXT NOT NULL DEFAULT '';
+    CREATE INDEX lessons_repo ON lessons(repo);
+    """,
 ]
 
 
