@@ -18,6 +18,7 @@ import requests.exceptions
 from harness.config import SandboxConfig
 from harness.errors import PathOutsideRepo, SandboxError
 from harness.sandbox import ExecResult
+from harness.sandbox.agent import ExecAgent
 from harness.sandbox.paths import confine, within
 
 SANDBOX_USER = "sandbox"
@@ -28,6 +29,7 @@ _TIMEOUT_EXIT = 124
 _CONTAINER_ENV = {"HOME": "/home/sandbox", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
                   "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 _GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n"
+_MAX_READ_BYTES = 10_000_000
 
 
 def docker_client() -> docker.DockerClient:
@@ -69,31 +71,37 @@ def _parse_memory(text: str) -> str:
 class DockerSandbox:
     """A container holding a copy of the repo at /repo. Use as a context manager."""
 
-    def __init__(self, config: SandboxConfig, repo_tar: bytes, label: str = "harness"):
+    def __init__(self, config: SandboxConfig, repo_tar: bytes, label: str = "harness", fast_exec: bool = True,
+                 image: str | None = None):
         self.config = config
         self.root = config.workdir
+        self.image = image or config.image
         self._repo_tar = repo_tar
         self._label = label
+        self._fast_exec = fast_exec
         self._client: docker.DockerClient | None = None
         self._container: Any = None
+        self._agent: ExecAgent | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
     def __enter__(self) -> DockerSandbox:
         self._client = docker_client()
         try:
-            self._client.images.get(self.config.image)
+            self._client.images.get(self.image)
         except docker.errors.ImageNotFound:
-            raise SandboxError(f"sandbox image {self.config.image} not found; run `harness sandbox build`") from None
+            raise SandboxError(f"sandbox image {self.image} not found; run `harness sandbox build`") from None
         try:
             self._container = self._client.containers.run(
-                self.config.image, command=["sleep", "infinity"], detach=True, init=True,
+                self.image, command=["sleep", "infinity"], detach=True, init=True,
                 network_mode="none", mem_limit=_parse_memory(self.config.memory),
                 memswap_limit=_parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
                 pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(_CONTAINER_ENV),
                 working_dir=self.root, cap_drop=["ALL"], security_opt=["no-new-privileges"],
                 labels={"harness": self._label},
             )
+            if self._fast_exec:
+                self._start_agent()
             self._copy_in()
         except BaseException:
             self._remove()
@@ -103,7 +111,20 @@ class DockerSandbox:
     def __exit__(self, *exc: object) -> None:
         self._remove()
 
+    def _start_agent(self) -> None:
+        try:
+            self._agent = ExecAgent(self._container.id, SANDBOX_USER, self.root)
+        except SandboxError:
+            # No docker CLI or no python3 in the image: every exec goes through the Docker API instead.
+            self._agent = None
+
+    def _drop_agent(self) -> None:
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
+
     def _remove(self) -> None:
+        self._drop_agent()
         if self._container is not None:
             try:
                 self._container.remove(force=True)
@@ -140,6 +161,15 @@ class DockerSandbox:
         if self._container is None:
             raise SandboxError("sandbox is not running")
         wrapped = ["timeout", "-k", "5", str(timeout_s), *argv]
+        if self._agent is not None and user in (None, SANDBOX_USER):
+            try:
+                code, text = self._agent.exec(wrapped, timeout_s)
+            except SandboxError as exc:
+                # The agent was killed (e.g. by the OOM killer) mid-command. Later commands go through
+                # the Docker API; this one is not re-run, since it may have had effects.
+                self._drop_agent()
+                return ExecResult(exit_code=137, output=f"[{exc}; the command may not have finished]")
+            return ExecResult(exit_code=code, output=text, timed_out=code == _TIMEOUT_EXIT)
         try:
             code, output = self._container.exec_run(wrapped, workdir=self.root, user=user or SANDBOX_USER,
                                                     environment=dict(_CONTAINER_ENV))
@@ -163,11 +193,16 @@ class DockerSandbox:
     def read_bytes(self, path: str) -> bytes:
         """Read a file (at most 10 MB) from the repo copy."""
         resolved = self.resolve(path)
+        if self._agent is not None:
+            try:
+                return self._agent.read(resolved, _MAX_READ_BYTES, path)
+            except SandboxError:
+                self._drop_agent()  # a read has no effects: fall back to the Docker API below
         try:
             stream, stat = self._container.get_archive(resolved)
         except docker.errors.NotFound:
             raise FileNotFoundError(path) from None
-        if stat.get("size", 0) > 10_000_000:
+        if stat.get("size", 0) > _MAX_READ_BYTES:
             raise ValueError(f"{path} is larger than 10 MB")
         buffer = io.BytesIO(b"".join(stream))
         with tarfile.open(fileobj=buffer) as tar:
@@ -180,6 +215,12 @@ class DockerSandbox:
     def write_bytes(self, path: str, content: bytes) -> None:
         """Create or replace a file, making parent directories as the sandbox user."""
         resolved = self.resolve(path)
+        if self._agent is not None:
+            try:
+                self._agent.write(resolved, content)
+                return
+            except SandboxError:
+                self._drop_agent()  # writing the same bytes again is harmless: fall back below
         parent, name = resolved.rsplit("/", 1)
         mkdir = self.exec(["mkdir", "-p", "--", parent], self.config.command_timeout_s)
         if mkdir.exit_code != 0:
