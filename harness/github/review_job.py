@@ -179,6 +179,9 @@ def _evaluate(target: DiffToReview, config: HarnessConfig, meter: Meter, memory:
         prompt = review_prompt(target.request, diff, tests, guards, [], "")
         review = review_diff(meter, reviewer, client, prompt, 1, config.review.max_findings,
                              task_id, config.models[reviewer].max_output_tokens)
+        # A model may echo a secret it saw in the diff: nothing key-like reaches memory or comments.
+        review = review.model_copy(update={"summary": redact(review.summary, secrets), "findings": [
+            f.model_copy(update={"message": redact(f.message, secrets)}) for f in review.findings]})
         # The last round: there is no implementer to revise, so the decision is final.
         decision = decide(tests, guards, review, True, config.review.max_revisions + 1, config.review)
         status = "trusted" if decision.trusted else "not_trusted"
