@@ -91,10 +91,15 @@ def report(
     by: str = typer.Option("model", "--by", help="Group by model, kind, difficulty, week or role."),
     json_out: bool = typer.Option(False, "--json", help="Print the ledger as JSON on stdout."),
     html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    morning: bool = typer.Option(False, "--morning", help="What the queue did overnight (see `harness queue`)."),
     repo: Path | None = RepoOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Spend, trusted changes and cost per trusted change from the memory database."""
+    if morning:
+        from harness.commands.queue import morning as morning_report
+
+        return morning_report(json_out, repo, config)
     from harness.config import find_config, load_config
     from harness.memory import Memory
     from harness.report import build_ledger, parse_since, render_terminal
