@@ -22,7 +22,9 @@ from harness.memory import Memory
 from harness.models.base import ModelClient, build_client
 from harness.models.pricing import Prices, resolve_prices
 from harness.progress import Progress
-from harness.receipt import build_result
+from harness.decide import after_attempt
+from harness.lessons import Grounding
+from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
 from harness.router import RoutePlan, outcome_stats, plan_route
 from harness.sandbox.docker import check_image
@@ -88,7 +90,6 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
     secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
     with Memory(memory_path(repo, config)) as memory, ExitStack() as stack:
         plan = choose_route(options, config, memory)
-        cascade = plan.cascade if config.routing.escalate else plan.cascade[:1]
         clients: dict[str, ModelClient] = {}
 
         def client(name: str) -> ModelClient:
@@ -101,16 +102,24 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         # anything is spent.
         client(plan.implementer), client(plan.reviewer)
         check_image(config.sandbox.image)
-        context = build_context(repo, options.request, [], memory_path(repo, config).parent / "cache")
+        repo_tar = gitops.archive(repo, base)
+        grounding = Grounding(memory, str(repo), repo_tar, options.request, plan.classification.kind,
+                              config.guards, config.review.max_lessons)
+        context = build_context(repo, options.request, grounding.implementer_lessons,
+                                memory_path(repo, config).parent / "cache")
         run_id = memory.start_run(options.kind, str(repo), options.request, base)
         meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call,
                       ledger=ledger)
         progress.stage("route", f"{plan.classification.kind}, {plan.classification.difficulty}: "
                                 f"implementer {plan.implementer}, reviewer {plan.reviewer}, run {run_id}")
         attempts: list[tuple[str, str, TaskResult]] = []
+        task_ids: list[str] = []
+        tiers = {name: model.tier for name, model in config.models.items()}
+        implementer, decision = plan.implementer, None
         try:
-            repo_tar = gitops.archive(repo, base)
-            for attempt, implementer in enumerate(cascade, start=1):
+            while decision is None or decision.action == "escalate":
+                implementer = decision.model if decision is not None and decision.model else implementer
+                attempt = len(attempts) + 1
                 reviewer = plan.reviewer_for(implementer)
                 task_id = memory.start_task(run_id, options.request, implementer, reviewer, attempt,
                                             plan.classification.kind, plan.classification.difficulty)
@@ -118,15 +127,22 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                                   reviewer=reviewer, context=context.text, task_kind=plan.classification.kind,
                                   resume_diff=options.resume_diff if attempt == 1 else "",
                                   on_candidate=partial(on_candidate, run_id, implementer)
-                                  if on_candidate and attempt == 1 else None)
+                                  if on_candidate and attempt == 1 else None,
+                                  review_context=grounding.review_context)
                 result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
                                   context.specs, on_stage=progress.stage, on_step=progress.step)
                 record_task(memory, task_id, result, secrets)
                 attempts.append((implementer, reviewer, result))
-                if result.trusted or result.status in ("budget_exceeded", "error"):
-                    break
-                if attempt < len(cascade):
-                    progress.stage("escalate", f"{result.reason[:100]} -> {cascade[attempt]}")
+                task_ids.append(task_id)
+                # Escalation (stronger tier only, under the cost cap) or the final verdict: harness.decide.
+                decision = after_attempt(result.status, result.trusted, result.reason, [a[0] for a in attempts],
+                                         plan.cascade, tiers, memory.run_spend(run_id), config.review,
+                                         config.routing.escalate)
+                if decision.action == "escalate":
+                    progress.stage("escalate", f"{result.reason[:100]} -> {decision.model}")
+            learned = grounding.learn(run_id, list(zip(task_ids, [a[2] for a in attempts])))
+            if learned:
+                progress.stage("lessons", f"{len(learned)} written: " + "; ".join(x.text[:60] for x in learned))
         except KeyboardInterrupt:
             memory.end_unfinished(run_id, "interrupted", "interrupted by the user")
             raise Interrupted("interrupted; the sandbox was removed and your tree is untouched") from None
@@ -134,7 +150,8 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
             # Infrastructure failures (sandbox, git) end the run as an error; its spend stays recorded.
             memory.end_unfinished(run_id, "error", str(exc))
             raise
-        result = build_result(repo, base, options, run_id, attempts, memory, secrets, progress)
+        result = build_result(repo, base, options, run_id, attempts, memory, secrets, progress,
+                              decision=decision, task_ids=task_ids, tiers=tiers)
         memory.finish_run(run_id, result.status, result.reason, result.model_dump(mode="json"),
                           branch=result.branch, implementer=result.implementer, reviewer=result.reviewer)
         return result
@@ -144,9 +161,8 @@ def record_task(memory: Memory, task_id: str, result: TaskResult, secrets: list[
     """Store an attempt's tests, guard findings, reviews and outcome (secrets redacted)."""
     if result.tests is not None:
         memory.record_tests(task_id, result.tests)
-    memory.record_findings(task_id, [f.model_copy(update={"message": redact(f.message, secrets)})
-                                     for f in result.guards])
     for review in result.reviews:
         memory.record_review(task_id, review)
+    record_rounds(memory, task_id, result, secrets)
     memory.finish_task(task_id, result.status, result.trusted, redact(result.reason, secrets),
                        redact(result.diff, secrets))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from difflib import SequenceMatcher
+
 from pydantic import ValidationError
 
 from harness.budget import Meter
@@ -30,7 +33,9 @@ SUBMIT_REVIEW = ToolSpec(
                         "severity": {"type": "string", "enum": ["blocker", "major", "minor", "nit"]},
                         "category": {"type": "string", "enum": ["correctness", "tests", "patterns",
                                                                 "overbuilding", "security", "other"]},
-                        "message": {"type": "string"},
+                        "message": {"type": "string", "description": (
+                            "What is wrong and what to do. A `patterns` finding must cite the repository "
+                            "location it compares with as path:line.")},
                     },
                     "required": ["path", "line", "severity", "category", "message"],
                 },
@@ -61,18 +66,44 @@ def review_prompt(request: str, diff: str, tests: TestComparison, guard_findings
         parts.append("## Deterministic guard findings\n" + "\n".join(
             f"- [{f.severity}] {f.rule} {f.path}:{f.line}: {f.message}" for f in guard_findings))
     if earlier:
-        parts.append("## Findings from earlier rounds (do not repeat ones that are fixed)\n" + "\n".join(
-            f"- [{f.severity}] {f.path}:{f.line}: {f.message}" for f in earlier))
+        parts.append("## Findings from earlier rounds\nThe implementer was asked to address these. Do not repeat "
+                     "one that is now fixed; raise one again only if it is still not fixed.\n" + "\n".join(
+                         f"- [{f.severity}] {f.category} {f.path}:{f.line}: {f.message}" for f in earlier))
     if context:
         parts.append(context)
     return "\n\n".join(parts)
 
 
+# A repository location as `path/to/file.ext:LINE` (the citation a `patterns` finding must carry).
+_CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]*\.\w+):(\d+)")
+_STILL_OPEN = " (still open from an earlier round)"
+
+
+def cited_locations(text: str) -> list[tuple[str, int]]:
+    """The `path:line` locations a message cites."""
+    return [(m.group(1), int(m.group(2))) for m in _CITATION.finditer(text)]
+
+
+def ground(finding: Finding) -> Finding:
+    """A `patterns` finding citing no repo location (other than its own) is downgraded to a nit.
+
+    Why: "does not match the repo's patterns" without the pattern it compares with cannot be
+    checked, so it must not block a change; it stays visible, marked as ungrounded.
+    """
+    if finding.category != "patterns":
+        return finding
+    if [c for c in cited_locations(finding.message) if c != (finding.path, finding.line)]:
+        return finding
+    note = f" [ungrounded: cites no repo location to compare with; was {finding.severity}]"
+    return finding.model_copy(update={"severity": "nit", "message": finding.message + note})
+
+
 def parse_review(arguments: dict | None, reviewer: str, round_number: int, max_findings: int) -> Review:
-    """Validate submit_review arguments into a Review; findings ordered by severity and capped."""
+    """Validate submit_review arguments into a Review: ungrounded `patterns` findings downgraded,
+    duplicates dropped, ordered by severity, capped at `max_findings`."""
     if arguments is None:
         raise ValueError("submit_review arguments were not valid JSON")
-    findings = sorted((Finding(**f, source="reviewer") for f in arguments.get("findings", [])),
+    findings = sorted((ground(Finding(**f, source="reviewer")) for f in arguments.get("findings", [])),
                       key=lambda f: (SEVERITY_ORDER[f.severity], f.path, f.line))
     return Review(verdict=arguments["verdict"], summary=arguments.get("summary", ""),
                   findings=dedupe(findings)[:max_findings], reviewer=reviewer, round=round_number)
@@ -83,11 +114,44 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
     seen: set[tuple[str, int, str]] = set()
     out = []
     for f in findings:
-        key = (f.path, f.line, f.message.strip().lower())
+        key = (f.path, f.line, _norm(f.message))
         if key not in seen:
             seen.add(key)
             out.append(f)
     return out
+
+
+def _norm(message: str) -> str:
+    return " ".join(message.replace(_STILL_OPEN, "").lower().split())
+
+
+def same_issue(a: Finding, b: Finding) -> bool:
+    """Whether two findings (possibly of different rounds) are the same point.
+
+    Lines move when the implementer revises, so the line is not compared; the file, the category
+    and a near-identical message are.
+    """
+    if a.path != b.path or a.category != b.category or ((a.rule or b.rule) and a.rule != b.rule):
+        return False
+    ma, mb = _norm(a.message), _norm(b.message)
+    return ma == mb or SequenceMatcher(None, ma, mb).ratio() >= 0.8
+
+
+def against_earlier(review: Review, earlier: list[Finding], revised: bool) -> Review:
+    """A re-review's findings, deduplicated against earlier rounds.
+
+    A finding repeating an earlier one is dropped when the reviewer now approves and the
+    implementer did revise (the point was fixed; repeating it would flood the receipt and the
+    next revision). Otherwise it is still open: kept, so it still counts, and marked as such.
+    """
+    kept = []
+    for f in review.findings:
+        if not any(same_issue(f, e) for e in earlier):
+            kept.append(f)
+        elif not (review.verdict == "approve" and revised):
+            kept.append(f if f.message.endswith(_STILL_OPEN) else
+                        f.model_copy(update={"message": f.message + _STILL_OPEN}))
+    return review.model_copy(update={"findings": kept})
 
 
 def review_diff(meter: Meter, reviewer: str, client: ModelClient, prompt: str, round_number: int,

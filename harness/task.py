@@ -19,7 +19,7 @@ from harness.errors import BudgetExceeded, ModelProtocolError, ProviderUnavailab
 from harness.guards import GuardContext, changed_test_ids, run_guards
 from harness.models.base import ModelClient
 from harness.records import Finding, Record, Review, TestComparison, TestReport
-from harness.review import dedupe, review_diff, review_prompt
+from harness.review import against_earlier, dedupe, review_diff, review_prompt
 from harness.sandbox.docker import DockerSandbox
 from harness.testrun import compare, ensure_ran, run_tests
 from harness.tools import TOOL_SPECS, ToolBox
@@ -38,6 +38,9 @@ class TaskResult(Record):
     rounds: int = 0
     files_read: list[str] = []
     decision: Decision | None = None
+    # Guard findings of every checked round, in order (`guards` is the last): the receipt and
+    # lessons need what was raised and then fixed.
+    guard_rounds: list[list[Finding]] = []
 
 
 class TaskSetup(Record):
@@ -56,6 +59,8 @@ class TaskSetup(Record):
     # the implementer's first round, and `on_candidate` is told each finished round's diff.
     resume_diff: str = ""
     on_candidate: Callable[[str], None] | None = None
+    # The reviewer's grounding for a candidate diff: repo patterns near the change and lessons.
+    review_context: Callable[[str], str] | None = None
 
 
 def _added_files(diff: str) -> list[str]:
@@ -170,6 +175,7 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
         diff = candidate_diff(sandbox)
         if setup.on_candidate is not None and outcome.finished and diff.strip():
             setup.on_candidate(diff)
+        previous_diff = result.diff
         result = result.model_copy(update={"diff": diff, "rounds": round_number, "files_read": outcome.files_read})
         if not diff.strip():
             return result.model_copy(update={"reason": f"no change was made ({outcome.stop_reason})"})
@@ -179,18 +185,19 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
         review: Review | None = None
         if outcome.finished:
             on_stage("review", setup.reviewer)
-            prompt = review_prompt(setup.request, diff, tests, guards, earlier, "")
+            grounding = setup.review_context(diff) if setup.review_context else ""
+            prompt = review_prompt(setup.request, diff, tests, guards, earlier, grounding)
             review = review_diff(meter, setup.reviewer, reviewer, prompt, round_number,
                                  config.review.max_findings, setup.task_id,
                                  config.models[setup.reviewer].max_output_tokens)
-            # Findings already raised in an earlier round are not repeated to the implementer.
-            fresh = [f for f in review.findings if f not in earlier]
-            review = review.model_copy(update={"findings": fresh})
+            # Findings raised in an earlier round are dropped once fixed, else marked still open.
+            review = against_earlier(review, earlier, revised=diff != previous_diff)
         decision = decide(tests, guards, review, outcome.finished, round_number, config.review)
         if not outcome.finished:
             decision = decision.model_copy(update={"reason": f"{outcome.stop_reason}; {decision.reason}"})
         reviews = [*result.reviews, review] if review else result.reviews
         result = result.model_copy(update={"tests": tests, "guards": guards, "reviews": reviews,
+                                           "guard_rounds": [*result.guard_rounds, guards],
                                            "decision": decision, "trusted": decision.trusted,
                                            "status": "trusted" if decision.trusted else "not_trusted",
                                            "reason": decision.reason if not decision.trusted else (
