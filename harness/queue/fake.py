@@ -26,7 +26,8 @@ from harness.records import ModelReply, ModelRequest, Usage
 FAKE_PRICES = Prices(input_per_mtok=Decimal(1), output_per_mtok=Decimal(4), cache_read_per_mtok=Decimal("0.1"),
                      cache_write_per_mtok=Decimal("1.25"))
 FAKE_USAGE = Usage(input_tokens=1000, output_tokens=100)
-FAKE_REQUEST = ModelRequest(system="fake", messages=[], max_tokens=200)
+# The system text makes the worst-case estimate exceed the billed cost, as with real prompts.
+FAKE_REQUEST = ModelRequest(system="x" * 4000, messages=[], max_tokens=200)
 CALL_COST = FAKE_PRICES.cost(FAKE_USAGE)
 CALL_WORST_CASE = FAKE_PRICES.worst_case(len(FAKE_REQUEST.model_dump_json()) // 3 + 1, FAKE_REQUEST.max_tokens)
 

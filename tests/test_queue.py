@@ -1,0 +1,220 @@
+"""Queue semantics on both backends (SQLite file, real PostgreSQL via procrastinate), fast fake step.
+
+Worker processes are real `python -m harness.queue.fake` processes so they can be killed with -9.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from harness.config import QueueConfig
+from harness.errors import UsageError
+from harness.queue.backend import QueueBackend, open_backend
+from harness.queue.fake import CALL_COST, CALL_WORST_CASE, fake_step
+from harness.queue.records import JobSpec, Outcome, RunSummary, night_of, utcnow
+from harness.queue.worker import Pool, WorkerOptions
+from tests.queue_support import postgres_bin, postgres_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """One PostgreSQL server for the module; each test gets its own database."""
+    if postgres_bin() is None:
+        pytest.fail("PostgreSQL binaries are missing: run ./bootstrap.sh")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def queue_config(request: pytest.FixtureRequest, tmp_path: Path) -> QueueConfig:
+    """A queue config per backend, with short leases so retries happen within a test."""
+    if request.param == "sqlite":
+        return QueueConfig(path=str(tmp_path / "queue.db"), lease_s=1.5, poll_s=0.1)
+    base = request.getfixturevalue("pg_url")
+    name = f"t{time.time_ns()}"
+    subprocess.run([sys.executable, "-c", f"import psycopg; psycopg.connect({base!r}, autocommit=True)"
+                    f".execute('CREATE DATABASE {name}')"], check=True)
+    return QueueConfig(backend="postgres", postgres_url=base.rsplit("/", 1)[0] + "/" + name, lease_s=1.5, poll_s=0.1)
+
+
+def backend(config: QueueConfig, tmp_path: Path) -> QueueBackend:
+    return open_backend(tmp_path, config)
+
+
+def add_jobs(config: QueueConfig, tmp_path: Path, n: int, **fields: object) -> list[str]:
+    with backend(config, tmp_path) as b:
+        return [b.add(JobSpec(request=f"job {i}", repo=str(tmp_path), config="harness.toml", **fields)).id
+                for i in range(n)]
+
+
+def worker_process(config: QueueConfig, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    where = ["--postgres", config.postgres_url] if config.backend == "postgres" else ["--queue-db", config.path]
+    return subprocess.Popen([sys.executable, "-m", "harness.queue.fake", *where, "--memory", str(tmp_path / "m.db"),
+                             "--lease", str(config.lease_s), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def memory_calls(tmp_path: Path) -> list[tuple[str, str, str]]:
+    """(request, run status, cost) of every recorded call."""
+    db = sqlite3.connect(tmp_path / "m.db")
+    return db.execute("SELECT runs.request, runs.status, calls.cost_usd FROM calls JOIN runs ON runs.id = calls.run_id"
+                      ).fetchall()
+
+
+def run_pool(config: QueueConfig, tmp_path: Path, workers: int = 1, cap: Decimal = Decimal(100), calls: int = 3,
+             latency: float = 0.0) -> RunSummary:
+    pool = Pool(lambda: backend(config, tmp_path), fake_step(tmp_path / "m.db", calls, latency),
+                WorkerOptions(cap=cap, once=True, poll_s=0.1, lease_s=config.lease_s))
+    return pool.run(workers)
+
+
+def test_two_workers_never_take_the_same_job(queue_config: QueueConfig, tmp_path: Path) -> None:
+    ids = add_jobs(queue_config, tmp_path, 40)
+    procs = [worker_process(queue_config, tmp_path, "--workers", "3", "--once", "--latency", "0.01") for _ in range(2)]
+    summaries = [RunSummary.model_validate_json(p.communicate(timeout=120)[0]) for p in procs]
+
+    taken = [job for s in summaries for job in s.jobs]
+    assert sorted(taken, key=int) == sorted(ids, key=int)  # every job finished by exactly one worker
+    assert all(s.done > 0 for s in summaries)  # both processes really worked
+    runs = [request for request, _status, _cost in memory_calls(tmp_path)]
+    assert all(runs.count(f"job {i}") == 3 for i in range(40))  # each job's 3 calls were made once
+    with backend(queue_config, tmp_path) as b:
+        assert {j.state for j in b.jobs()} == {"done"} and {j.attempts for j in b.jobs()} == {1}
+
+
+def test_killed_worker_job_is_retried_and_finishes_once(queue_config: QueueConfig, tmp_path: Path) -> None:
+    [job_id] = add_jobs(queue_config, tmp_path, 1)
+    victim = worker_process(queue_config, tmp_path, "--calls", "3", "--latency", "0.6")
+    with backend(queue_config, tmp_path) as b:
+        deadline = time.monotonic() + 30
+        while b.checkpoint(job_id) is None:  # the implementer's two calls are done; the review call is next
+            assert time.monotonic() < deadline, victim.stderr.read() if victim.poll() is not None else "no progress"
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        assert b.get(job_id).state == "running"  # the dead worker still holds the lease
+    time.sleep(queue_config.lease_s + 0.5)
+
+    summary = run_pool(queue_config, tmp_path, latency=0.01)
+
+    assert summary.jobs == [job_id] and summary.done == 1
+    with backend(queue_config, tmp_path) as b:
+        job = b.get(job_id)
+        assert job.state == "done" and job.attempts == 2 and job.outcome.status == "trusted"
+        # Finishing is idempotent: the same outcome cannot be written again.
+        charged = b.night_spend(night_of(utcnow()))
+    calls = memory_calls(tmp_path)
+    # Resumed from the checkpoint: two implementer calls before the kill (maybe the review call in
+    # flight, never billed), then only the review call again.
+    assert len(calls) == 3
+    assert sum(Decimal(c) for _r, _s, c in calls) == charged == 3 * CALL_COST
+    assert job.outcome.cost_usd == CALL_COST  # the resumed run paid only for the review
+
+
+def test_nightly_cap_stops_before_the_call_that_would_cross_it(queue_config: QueueConfig, tmp_path: Path) -> None:
+    add_jobs(queue_config, tmp_path, 3)
+    cap = 4 * CALL_COST + CALL_WORST_CASE  # five calls fit; the sixth's worst case would cross the cap
+
+    summary = run_pool(queue_config, tmp_path, cap=cap)
+
+    assert summary.stop_reason.startswith("nightly cap") and summary.done == 1 and summary.requeued == 1
+    with backend(queue_config, tmp_path) as b:
+        spent = b.night_spend(night_of(utcnow()))
+        jobs = b.jobs()
+    assert spent == 5 * CALL_COST <= cap < spent + CALL_WORST_CASE
+    assert sum(Decimal(c) for _r, _s, c in memory_calls(tmp_path)) == spent
+    assert [j.state for j in jobs] == ["done", "queued", "queued"]
+    assert all("nightly cap" in j.note for j in jobs[1:])
+    # The next night the interrupted job resumes from its checkpoint: one call, not three.
+    with backend(queue_config, tmp_path) as b:
+        assert b.checkpoint(jobs[1].id).fake_calls_done == 2
+
+
+def test_cancel_and_not_before(queue_config: QueueConfig, tmp_path: Path) -> None:
+    with backend(queue_config, tmp_path) as b:
+        spec = {"repo": str(tmp_path), "config": "harness.toml"}
+        now_job = b.add(JobSpec(request="now", **spec))
+        cancelled = b.add(JobSpec(request="cancelled", **spec))
+        later = b.add(JobSpec(request="later", not_before=utcnow() + timedelta(hours=1), **spec))
+        past = b.add(JobSpec(request="past", not_before=utcnow() - timedelta(minutes=1), **spec))
+        assert b.cancel(cancelled.id).state == "cancelled"
+        with pytest.raises(UsageError):
+            b.cancel(cancelled.id)
+        with pytest.raises(UsageError):
+            b.cancel("999999")
+
+    summary = run_pool(queue_config, tmp_path)
+
+    assert sorted(summary.jobs) == sorted([now_job.id, past.id])
+    with backend(queue_config, tmp_path) as b:
+        states = {j.request: j.state for j in b.jobs()}
+    assert states == {"now": "done", "cancelled": "cancelled", "later": "queued", "past": "done"}
+    assert {r for r, _s, _c in memory_calls(tmp_path)} == {"now", "past"}
+
+
+def test_cancel_of_a_running_job_stops_before_its_next_call(queue_config: QueueConfig, tmp_path: Path) -> None:
+    [job_id] = add_jobs(queue_config, tmp_path, 1)
+    result: list[RunSummary] = []
+    runner = threading.Thread(target=lambda: result.append(run_pool(queue_config, tmp_path, calls=10, latency=0.3)))
+    runner.start()
+    with backend(queue_config, tmp_path) as b:
+        while b.get(job_id).state != "running":
+            time.sleep(0.02)
+        time.sleep(0.4)
+        assert b.cancel(job_id).cancel_requested
+    runner.join(30)
+
+    assert result[0].cancelled == 1
+    with backend(queue_config, tmp_path) as b:
+        assert b.get(job_id).state == "cancelled"
+    assert 1 <= len(memory_calls(tmp_path)) < 10
+
+
+def test_outcome_is_written_once_and_only_by_the_lease_holder(queue_config: QueueConfig, tmp_path: Path) -> None:
+    add_jobs(queue_config, tmp_path, 1, priority=1)
+    [high] = add_jobs(queue_config, tmp_path, 1, priority=9)
+    with backend(queue_config, tmp_path) as b:
+        lease = b.claim("w1")
+        assert lease is not None and lease.job.id == high  # priority first
+        stranger = lease.model_copy(update={"token": "999999"})
+        assert not b.finish(stranger, Outcome(state="done", status="trusted"))
+        assert b.finish(lease, Outcome(state="done", status="trusted", cost_usd=Decimal("0.5")))
+        assert not b.finish(lease, Outcome(state="failed", status="error"))
+        assert b.get(high).outcome.status == "trusted" and b.get(high).state == "done"
+
+
+def test_worker_lost_too_often_fails_the_job(queue_config: QueueConfig, tmp_path: Path) -> None:
+    config = queue_config.model_copy(update={"max_attempts": 2, "lease_s": 0.5})
+    [job_id] = add_jobs(config, tmp_path, 1)
+    with backend(config, tmp_path) as b:
+        for _ in range(2):
+            lease = b.claim("dies")
+            assert lease is not None and lease.job.id == job_id
+            if config.backend == "postgres":  # a dead procrastinate worker stops beating; so does this one
+                b.worker_id = None
+            time.sleep(0.8)
+        assert b.claim("next") is None
+        job = b.get(job_id)
+    assert job.state == "failed" and "lost 2 times" in job.outcome.reason
+
+
+def test_fake_worker_prints_a_json_summary(queue_config: QueueConfig, tmp_path: Path) -> None:
+    add_jobs(queue_config, tmp_path, 2)
+    proc = worker_process(queue_config, tmp_path, "--once")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["done"] == 2
