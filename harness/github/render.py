@@ -96,7 +96,7 @@ def summary_body(*, status: str, reason: str, head_sha: str, reviewer: str | Non
     if not placements and status in ("trusted", "not_trusted") and verdict:
         out += ["", "No findings."]
     out += ["", f"<sub>head {head_sha[:10]} · run `{run_id}` · cost ${cost:.4f} · this PR so far "
-                f"${pr_spent:.4f} of ${pr_cap:.2f}</sub>"]
+                f"${pr_spent:.4f} of ${pr_cap}</sub>"]
     return "\n".join(out)
 
 

@@ -131,7 +131,7 @@ def review_existing_diff(target: DiffToReview, config: HarnessConfig, config_dir
                  + f", run {run_id}")
         try:
             if spent >= cap:
-                raise BudgetExceeded("pr", cap, spent, Decimal(0))
+                raise BudgetExceeded("per-PR", cap, spent, Decimal(0))
             meter = Meter(memory, run_id, config.budgets, prices, cap - spent)
             meter.check(None, Decimal(0))  # a day already spent stops here, before any sandbox work
             if not diff.strip():

@@ -62,7 +62,8 @@ def plan_posts(event: PullRequestEvent, outcome: PullReview, files: dict[str, Fi
         placements.append(p)
     new_inline = [p for p in placements if p.side and fingerprint(p.finding) not in posted]
     already = sum(1 for p in placements if p.side and fingerprint(p.finding) in posted)
-    resolved = len(posted - set(unique))
+    # Only a completed review can tell that an earlier finding is gone.
+    resolved = len(posted - set(unique)) if outcome.review else 0
     reviewer = outcome.review.reviewer if outcome.review else outcome.reviewer
     body = summary_body(status=outcome.status, reason=outcome.reason if not outcome.trusted else "",
                         head_sha=event.head_sha, reviewer=reviewer, authors=outcome.authors, tests=outcome.tests,
