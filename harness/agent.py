@@ -1,7 +1,8 @@
 """The implementer's tool loop: model on the host, tools in the sandbox.
 
 The conversation is append-only: a revision appends the review's findings as a new user turn,
-so the prefix sent on earlier steps is sent again byte for byte and stays cacheable.
+so the prefix sent on earlier steps is sent again byte for byte and stays cacheable. Old, large
+tool outputs are stubbed by a block rule (harness.elision) that changes the prefix rarely.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from harness.budget import Meter
+from harness.elision import ElisionRule, elide
 from harness.models.base import ModelClient
 from harness.prompts import IMPLEMENTER_SYSTEM
 from harness.records import Message, ModelRequest, Record, ToolResult, ToolSpec
@@ -36,7 +38,7 @@ class ImplementerSession:
     def __init__(self, model_name: str, client: ModelClient, meter: Meter, toolbox: ToolBox, context: str,
                  max_steps: int, max_bad_turns: int, max_tokens: int, task_id: str,
                  tools: list[ToolSpec] | None = None, on_step: Callable[[int, str], None] | None = None,
-                 max_wall_s: float | None = None):
+                 max_wall_s: float | None = None, elision: ElisionRule | None = ElisionRule()):
         self.model_name = model_name
         self.client = client
         self.meter = meter
@@ -48,6 +50,7 @@ class ImplementerSession:
         self.max_tokens = max_tokens
         self.task_id = task_id
         self.on_step = on_step or (lambda _step, _what: None)
+        self.elision = elision
         self.messages: list[Message] = []
         self.files_read: list[str] = []
         self.steps = 0
@@ -64,7 +67,7 @@ class ImplementerSession:
             if self.deadline is not None and time.monotonic() > self.deadline:
                 return self._outcome(False, "stopped at the wall-clock limit")
             self.steps += 1
-            request = ModelRequest(system=self.system, messages=list(self.messages), tools=self.tools,
+            request = ModelRequest(system=self.system, messages=elide(self.messages, self.elision), tools=self.tools,
                                    max_tokens=self.max_tokens)
             reply = self.meter.call("implementer", self.model_name, self.client, request, self.task_id)
             self.messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
