@@ -120,3 +120,56 @@ def test_review_posts_inline_on_diff_lines_and_one_sticky_summary(repo: Path, fa
     assert len(fake.requests["anthropic"]) == requests_before
     assert gh.statuses[-1]["state"] == "error" and "budget" in gh.statuses[-1]["description"]
     assert "budget reached" in bot_summaries(gh)[0]["body"] and len(bot_summaries(gh)) == 1
+
+
+def test_a_harness_authored_pr_gets_another_reviewer_and_dry_run_posts_nothing(
+        repo: Path, fake: FakeModels, gh: FakeGitHub, tmp_path: Path) -> None:
+    base = git(repo, "rev-parse", "main").strip()
+    trailer = "Fix add()\n\nharness run: 0123abcd (trusted)\nimplementer: claude\nreviewer: gpt\n"
+    head = commit_on(repo, "harness/fix-add", {"calc.py": CALC.replace("a - b", "a + b"),
+                                               "tests/test_calc.py": TESTS.replace(
+                                                   "from calc import mul\n",
+                                                   "from calc import add, mul\n\n\ndef test_add():\n"
+                                                   "    assert add(2, 3) == 5\n")}, trailer)
+    gh.pull_files[7] = pull_files(repo, base, head)
+    fake.script("openai", review("approve", [ON_DIFF], summary="fine"))
+
+    done = run_job("review-pr", repo, gh, event_file(tmp_path, "pull_request_opened.json", base=base, head=head),
+                   "pull_request", "--dry-run")
+
+    assert done.returncode == 0, done.stderr
+    # claude wrote it, so gpt (the other provider) reviewed it, although [roles] names claude.
+    assert len(fake.requests["openai"]) == 1 and fake.requests["anthropic"] == []
+    plan = json.loads(done.stdout)
+    assert gh.writes() == []  # read-only: the plan is printed, nothing is posted
+    assert plan["status"]["state"] == "success" and plan["summary"]["action"] == "create"
+    assert [(c["path"], c["line"], c["side"]) for c in plan["review"]["comments"]] == [("calc.py", 6, "RIGHT")]
+    assert "`gpt`" in plan["summary"]["body"] and "written by `claude`" in plan["summary"]["body"]
+    assert_no_token(done, gh, repo)
+
+    # Without a token, --dry-run works from the local diff and never calls GitHub.
+    requests_before = len(gh.requests)
+    fake.script("openai", review("approve", [ON_DIFF], summary="fine"))
+    offline = run_job("review-pr", repo, gh, event_file(tmp_path, "pull_request_opened.json", base=base, head=head),
+                      "pull_request", "--dry-run", GITHUB_TOKEN="")
+    assert offline.returncode == 0, offline.stderr
+    assert len(gh.requests) == requests_before
+    assert json.loads(offline.stdout)["review"]["comments"][0]["line"] == 6
+
+
+def test_bad_input_is_one_line_and_exit_2(repo: Path, gh: FakeGitHub, tmp_path: Path) -> None:
+    base = git(repo, "rev-parse", "main").strip()
+    good = event_file(tmp_path, "pull_request_opened.json", base=base, head=base)
+    cases = [
+        ({"GITHUB_EVENT_PATH": ""}, "GITHUB_EVENT_PATH"),
+        ({"GITHUB_TOKEN": ""}, "no GitHub token"),
+        ({"GITHUB_EVENT_PATH": str(tmp_path / "missing.json")}, "cannot read the event file"),
+        ({"GITHUB_EVENT_PATH": str(event_file(tmp_path, "issue_comment.json"))}, "not a pull_request event"),
+        ({"GITHUB_EVENT_PATH": str(event_file(tmp_path, "pull_request_opened.json", base=base, head="ab" * 20))},
+         "fetch-depth: 0"),
+    ]
+    for env, message in cases:
+        done = run_job("review-pr", repo, gh, good, "pull_request", **env)
+        assert done.returncode == 2, (env, done.stderr)
+        assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert gh.writes() == []

@@ -12,11 +12,12 @@ from typing import Any
 
 from harness import gitops
 from harness.config import HarnessConfig
+from harness.errors import HarnessError
 from harness.github.client import GitHub
 from harness.github.diffmap import FileLines, Placement, from_api_files, from_unified_diff, place
 from harness.github.event import PullRequestEvent
 from harness.github.render import FINDING_MARKER, SUMMARY_MARKER, fingerprint, inline_body, summary_body
-from harness.github.review_job import DiffToReview, PullReview, review_existing_diff
+from harness.github.review_job import DiffToReview, PullReview, resolve_commits, review_existing_diff
 from harness.records import Record
 from harness.secrets import redact
 
@@ -92,13 +93,22 @@ def review_pull_request(event: PullRequestEvent, repository: str, github: GitHub
                         on_stage: Callable[[str, str], None] = lambda *_: None) -> tuple[PullReview, PostPlan]:
     """Run the review and post (unless dry_run) its results; returns both for the CLI to report."""
     context = config.github.status_context
-    if github is not None and not dry_run:
-        github.post(f"/statuses/{event.head_sha}", {"state": "pending", "context": context,
+    resolve_commits(repo, event.base_sha, event.head_sha)  # a bad checkout fails before anything is posted
+    poster = None if dry_run else github
+    if poster is not None:
+        poster.post(f"/statuses/{event.head_sha}", {"state": "pending", "context": context,
                                                      "description": "harness is reviewing this push"})
     target = DiffToReview(repo=repo, base=event.base_sha, head=event.head_sha,
                           request=f"{event.title}\n\n{event.body}".strip(),
                           label=f"[pr {repository}#{event.number}]")
-    outcome = review_existing_diff(target, config, config_dir, environ, forced_reviewer, on_stage)
+    try:
+        outcome = review_existing_diff(target, config, config_dir, environ, forced_reviewer, on_stage)
+    except HarnessError as exc:
+        # A pending status must not be left behind by a job that stopped (bad config, missing key...).
+        if poster is not None:
+            poster.post(f"/statuses/{event.head_sha}", {
+                "state": "error", "context": context, "description": redact(f"harness failed: {exc}", secrets)[:139]})
+        raise
     if github is not None:
         files = from_api_files(github.paginate(f"/pulls/{event.number}/files"))
         posted = posted_fingerprints(github.paginate(f"/pulls/{event.number}/comments"))
@@ -107,8 +117,8 @@ def review_pull_request(event: PullRequestEvent, repository: str, github: GitHub
         local = gitops.git(repo, "diff", "--no-color", "-U3", outcome.merge_base, event.head_sha)
         files, posted, sticky = from_unified_diff(local.decode(errors="replace")), set(), None
     plan = plan_posts(event, outcome, files, posted, sticky, config, secrets)
-    if github is not None and not dry_run:
-        publish(github, event.number, plan)
+    if poster is not None:
+        publish(poster, event.number, plan)
     return outcome, plan
 
 
