@@ -51,7 +51,8 @@ def decide(tests: TestComparison, guard_findings: list[Finding], review: Review 
     if not finished:
         problems.append("the implementer did not finish")
     if not tests.ok:
-        problems.append(f"tests fail on head ({', '.join(tests.new_failures[:3]) or 'run failed'})")
+        missing = [f"{t} (gone)" for t in getattr(tests, "missing", [])]
+        problems.append(f"tests fail on head ({', '.join([*tests.new_failures, *missing][:3]) or 'run failed'})")
     if blockers:
         problems.append(f"blocked by guard {blockers[0].rule}: {blockers[0].message}")
     if review is None:

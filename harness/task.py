@@ -17,6 +17,7 @@ from harness.config import HarnessConfig
 from harness.decide import Decision, decide, revision_message
 from harness.errors import BudgetExceeded, ModelProtocolError, ProviderUnavailable
 from harness.guards import GuardContext, changed_test_ids, run_guards
+from harness.guards.tampering import test_edits_allowed
 from harness.models.base import ModelClient
 from harness.records import Finding, Record, Review, TestComparison, TestReport
 from harness.review import against_earlier, dedupe, review_diff, review_prompt
@@ -70,8 +71,13 @@ def _added_files(diff: str) -> list[str]:
         return []
 
 
-def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, comparison: TestComparison) -> TestComparison:
-    """Overlay base-code outcomes of changed tests onto the base report, then compare again."""
+def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, comparison: TestComparison,
+                   tests_may_change: bool = False) -> TestComparison:
+    """Overlay base-code outcomes of changed tests onto the base report, then compare again.
+
+    A test that passed on base keeps that outcome unless the request allows test edits: otherwise an
+    edited expected value (failing on base code once edited) would pass as a test that "failed on base".
+    """
     ids = changed_test_ids(diff, config.guards)
     if not ids:
         return comparison
@@ -80,7 +86,8 @@ def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, com
                                       config.sandbox.test_timeout_s)
     outcomes = {**comparison.base.outcomes}
     for test, outcome in evidence.outcomes.items():
-        outcomes[test] = outcome
+        if tests_may_change or comparison.base.outcomes.get(test) != "passed":
+            outcomes[test] = outcome
     if not evidence.outcomes and not evidence.ok:
         # The changed tests could not even be collected against base code: they need the change.
         for test in comparison.head.outcomes:
@@ -111,7 +118,8 @@ def check_candidate(sandbox: DockerSandbox, config: HarnessConfig, diff: str, ba
     on_stage("test", "head")
     head_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
                             tracked_files(sandbox))
-    tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report))
+    tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report),
+                           test_edits_allowed(context, config.guards))
     on_stage("test", f"head: {head_report.passed} passed, new failures: {len(tests.new_failures)}")
     on_stage("guards", "checking the diff")
     guards = run_guards(diff, context.model_copy(update={"tests": tests}), config.guards)
