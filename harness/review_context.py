@@ -160,7 +160,10 @@ def build_review_context(base: BaseSnapshot | bytes, diff: str, config: GuardsCo
             anchors = _anchor_lines(fd) if fd.status != "added" else [1]
             label = "siblings of the changed code" if fd.status != "added" else f"a neighbour of new file {fd.path}"
             for anchor in anchors:
-                for d in _defs(root, base_path, anchor):
+                # A new file has no base lines: its neighbour's top-level definitions stand in.
+                near = (_defs(root, base_path, anchor) if fd.status != "added" else
+                        [d for d in _defs(root, base_path, None) if d.parent is None][:SIBLINGS_PER_HUNK])
+                for d in near:
                     if (d.path, d.line) in seen or len(seen) >= MAX_EXAMPLES:
                         continue
                     seen.add((d.path, d.line))
