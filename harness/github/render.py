@@ -43,7 +43,8 @@ def finding_label(f: Finding) -> str:
 def inline_body(f: Finding, reviewer: str | None) -> str:
     """The body of one inline review comment, ending with its hidden fingerprint."""
     who = "guard" if f.source == "guard" else f"reviewer `{safe(reviewer or '?', 40)}`"
-    return f"{finding_label(f)}: {safe(f.message, 2000)}\n\n<sub>harness {who}</sub>\n<!-- harness:finding:{fingerprint(f)} -->"
+    return (f"{finding_label(f)}: {safe(f.message, 2000)}\n\n<sub>harness {who}</sub>\n"
+            f"<!-- harness:finding:{fingerprint(f)} -->")
 
 
 def tests_table(tests: TestComparison) -> list[str]:

@@ -18,7 +18,8 @@ from harness.candidate import candidate_diff, mark_base
 from harness.config import HarnessConfig
 from harness.decide import decide
 from harness.errors import (
-    BudgetExceeded, ConfigError, GitError, ModelProtocolError, ProviderUnavailable, SandboxError, UsageError,
+    BudgetExceeded, ConfigError, GitError, HarnessError, ModelProtocolError, ProviderUnavailable, SandboxError,
+    UsageError,
 )
 from harness.guards import GuardContext
 from harness.memory import Memory
@@ -147,6 +148,9 @@ def review_existing_diff(target: DiffToReview, config: HarnessConfig, config_dir
             result = result.model_copy(update={"status": "budget_exceeded", "reason": str(exc)})
         except (ProviderUnavailable, SandboxError) as exc:
             result = result.model_copy(update={"status": "error", "reason": str(exc)})
+        except HarnessError as exc:  # e.g. a missing API key: the run is closed, the caller reports it
+            memory.finish_run(run_id, "error", redact(str(exc), secrets), {}, reviewer=reviewer)
+            raise
         cost = memory.run_spend(run_id)
         result = result.model_copy(update={"cost_usd": cost, "pr_spent_usd": spent + cost,
                                            "reason": redact(result.reason, secrets)})
