@@ -45,6 +45,8 @@ class DoOptions(Record):
     kind: str = "do"
     # A candidate diff saved by an interrupted queue job: the first attempt resumes from it.
     resume_diff: str = ""
+    # Work from this recorded commit instead of HEAD (`harness eval` re-runs past tasks at their base).
+    base_commit: str | None = None
 
 
 def memory_path(repo: Path, config: HarnessConfig) -> Path:
@@ -83,9 +85,9 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
     env = dict(os.environ if environ is None else environ)
     progress = progress or Progress(quiet=True)
     repo = gitops.repo_root(options.repo)
-    base = gitops.head_commit(repo)
+    base = options.base_commit or gitops.head_commit(repo)
     prices = all_prices(config)
-    if gitops.is_dirty(repo):
+    if gitops.is_dirty(repo) and not options.base_commit:
         progress.note("[yellow]uncommitted changes are not part of the base; harness works from HEAD[/]")
     secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
     with Memory(memory_path(repo, config)) as memory, ExitStack() as stack:
