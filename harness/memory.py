@@ -7,6 +7,7 @@ Money is stored as decimal strings so sums reconcile exactly.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.records import Finding, Review, TestComparison, Usage
+from harness.secrets import redact, secret_env_values
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -147,14 +149,40 @@ class CallRecord(Protocol):
     outcome: str
 
 
-class Memory:
-    """A handle on the memory database. Use as a context manager; it closes the connection."""
+class RedactingConnection(sqlite3.Connection):
+    """A connection that redacts every string parameter it is given, so no caller can write a
+    secret into memory by forgetting to clean it (diffs, reviews, reasons, lessons, requests)."""
 
-    def __init__(self, path: Path):
+    secret_values: tuple[str, ...] = ()
+
+    def _clean(self, params: Any) -> Any:
+        if isinstance(params, dict):
+            return {k: redact(v, self.secret_values) if isinstance(v, str) else v for k, v in params.items()}
+        return tuple(redact(v, self.secret_values) if isinstance(v, str) else v for v in params)
+
+    def execute(self, sql: str, params: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        """Execute with secrets removed from string parameters."""
+        return super().execute(sql, self._clean(params))
+
+    def executemany(self, sql: str, seq: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        """Executemany with secrets removed from string parameters."""
+        return super().executemany(sql, (self._clean(p) for p in seq))
+
+
+class Memory:
+    """A handle on the memory database. Use as a context manager; it closes the connection.
+
+    `secrets` are values to redact besides key-shaped strings; by default the host environment's
+    secret-looking variables.
+    """
+
+    def __init__(self, path: Path, secrets: list[str] | None = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # Autocommit mode: each write is its own transaction unless `transaction()` groups them.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False,
+                                  factory=RedactingConnection)
+        self.db.secret_values = tuple(secret_env_values(os.environ) if secrets is None else secrets)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")

@@ -90,7 +90,7 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
     if gitops.is_dirty(repo) and not options.base_commit:
         progress.note("[yellow]uncommitted changes are not part of the base; harness works from HEAD[/]")
     secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
-    with Memory(memory_path(repo, config)) as memory, ExitStack() as stack:
+    with Memory(memory_path(repo, config), secrets) as memory, ExitStack() as stack:
         plan = choose_route(options, config, memory)
         clients: dict[str, ModelClient] = {}
 

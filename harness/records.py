@@ -157,13 +157,15 @@ class TestComparison(Record):
     fixed: list[str] = Field(default_factory=list)
     still_failing: list[str] = Field(default_factory=list)
     new_tests: list[str] = Field(default_factory=list)
+    # Tests that passed on base and did not run on head (deleted, renamed or no longer collected).
+    missing: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Nothing that passed on base fails on head, and the head run itself completed."""
+        """Everything that passed on base still passes on head, and the head run itself completed."""
         head_failed = [t for t, o in self.head.outcomes.items() if o in ("failed", "error")]
         untracked_failures = [t for t in head_failed if t not in self.still_failing]
-        return not self.new_failures and not untracked_failures and not self.head.timed_out and (
+        return not self.new_failures and not untracked_failures and not self.missing and not self.head.timed_out and (
             self.head.exit_code in (0, 5) or bool(self.still_failing)
         )
 

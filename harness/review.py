@@ -52,7 +52,8 @@ def summarize_tests(tests: TestComparison) -> str:
     lines = [f"base: {b.passed} passed, {b.failed} failed, {b.errors} errors (exit {b.exit_code})",
              f"head: {h.passed} passed, {h.failed} failed, {h.errors} errors (exit {h.exit_code})"]
     for label, names in (("new failures", tests.new_failures), ("fixed", tests.fixed),
-                         ("still failing", tests.still_failing), ("new tests", tests.new_tests)):
+                         ("still failing", tests.still_failing), ("new tests", tests.new_tests),
+                         ("passed on base, missing on head", tests.missing)):
         if names:
             lines.append(f"{label}: {', '.join(names[:20])}")
     return "\n".join(lines)

@@ -69,10 +69,11 @@ def compare(base: TestReport, head: TestReport) -> TestComparison:
     fixed = sorted(t for t, o in head.outcomes.items() if o == "passed" and base.outcomes.get(t) in bad)
     still = sorted(t for t, o in head.outcomes.items() if o in bad and base.outcomes.get(t) in bad)
     new = sorted(t for t in head.outcomes if t not in base.outcomes)
+    missing = sorted(t for t, o in base.outcomes.items() if o == "passed" and t not in head.outcomes)
     if not head.outcomes and not head.ok and base.ok:
         new_failures = ["(test run failed without per-test results)"]
     return TestComparison(base=base, head=head, new_failures=new_failures, fixed=fixed, still_failing=still,
-                          new_tests=new)
+                          new_tests=new, missing=missing)
 
 
 def ensure_ran(report: TestReport, command: str) -> None:
