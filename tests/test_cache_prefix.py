@@ -13,7 +13,8 @@ from harness.elision import ElisionRule, elide, stub
 from harness.models.pricing import Prices
 from harness.records import Message, ToolResult, Usage
 from tests.cache_support import CachingFake, big_file, canonical_prompt, common_prefix, run_session
-from tests.fake_models import reply, tool
+from tests.conftest import run_cli
+from tests.fake_models import FakeModels, reply, review, tool
 
 MARKER = b',"cache_control":{"type":"ephemeral"}'
 FILES = {"src/app.py": big_file(40, "f"), "src/util.py": big_file(20, "g"), "tests/test_app.py": "def test(): pass\n"}
@@ -72,8 +73,8 @@ def _conversation(turns: int, size: int) -> list[Message]:
     return messages
 
 
-def test_elision_is_deterministic_monotone_and_moves_in_blocks() -> None:
-    rule = ElisionRule(keep_recent=4, min_chars=100, block=3)
+def test_elision_is_deterministic_monotone_and_jumps_rarely() -> None:
+    rule = ElisionRule(keep_recent=4, min_chars=100, max_chars=3000)
     full = _conversation(20, 500)
     views = [elide(full[: 1 + 2 * n], rule) for n in range(21)]  # after n tool turns
     assert views == [elide(full[: 1 + 2 * n], rule) for n in range(21)]  # same input, same output
@@ -86,31 +87,33 @@ def test_elision_is_deterministic_monotone_and_moves_in_blocks() -> None:
         for a, b in zip(after, before):
             if b.role == "tool" and b.tool_results[0].content.startswith("[elided"):
                 assert a == b
-    # The cutoff moves only when n - keep_recent crosses a multiple of block: n = 7, 10, 13, 16, 19.
+    # 500 large characters per turn: the shown total passes 3000 at 7 turns, the cutoff jumps to
+    # 7 - 4 = 3 (2000 left shown), and again every 3 turns after: 7, 10, 13, 16, 19.
     assert changed_at == [7, 10, 13, 16, 19]
     final = views[20]
     contents = [m.tool_results[0].content for m in final if m.role == "tool"]
-    assert contents[:15] == [stub("x" * 500)] * 15  # cutoff(20) = (20 - 4) // 3 * 3 = 15
+    assert contents[:15] == [stub("x" * 500)] * 15
     assert contents[15:] == [(f"{n:03d}" * 500)[:500] for n in range(15, 20)]
-    # Small outputs are never elided; no rule means nothing elided.
+    # Small outputs never count or get elided; no rule means nothing elided.
     assert elide(_conversation(20, 50), rule) == _conversation(20, 50)
     assert elide(full, None) == full
 
 
-def test_elision_keeps_the_prefix_between_boundaries_through_the_sdk(tmp_path: Path) -> None:
+def test_elision_keeps_the_prefix_between_jumps_through_the_sdk(tmp_path: Path) -> None:
     files = {f"src/m{n}.py": big_file(400, f"m{n}") for n in range(12)}
     steps = [tool("read_file", path=f"src/m{n}.py") for n in range(12)] + [tool("finish", summary="read")]
-    rule = ElisionRule(keep_recent=4, min_chars=2000, block=4)
+    rule = ElisionRule(keep_recent=2, min_chars=2000, max_chars=50_000)
     with CachingFake() as fake:
         fake.script("openai", *[reply(s) for s in steps])
         run_session("openai", fake.url, tmp_path, len(steps), rule, files)
         prompts = [canonical_prompt("openai", b) for b in fake.requests["openai"]]
     broken = [i for i in range(1, len(prompts)) if not prompts[i].startswith(prompts[i - 1])]
-    # Request i carries i tool turns; the cutoff moves at 8 and 12 turns (requests 8 and 12).
-    assert broken == [8, 12]
-    assert "[elided: an earlier tool output" in prompts[-1]
-    # The break is exactly at the first newly elided result: all before it is still a cached prefix.
-    assert prompts[8][common_prefix(prompts[7], prompts[8]):].startswith("[elided")
+    # Request i carries i reads of ~10,000 characters: over 50,000 at 6 and (4 stubbed, 2 shown) at 10.
+    assert broken == [6, 10]
+    assert prompts[-1].count("[elided: an earlier tool output") == 8
+    # A jump keeps everything before the first newly elided result as the cached prefix.
+    for i in broken:
+        assert prompts[i][common_prefix(prompts[i - 1], prompts[i]):].startswith("[elided")
 
 
 def test_cache_tokens_are_priced_at_cache_rates() -> None:
@@ -138,3 +141,25 @@ def test_recorded_cache_tokens_come_from_the_provider_usage(tmp_path: Path) -> N
         expected = (Decimal(inp) * 3 + Decimal(100) * 15 + Decimal(read) * Decimal("0.3")
                     + Decimal(write) * Decimal("3.75")) / 1_000_000
         assert Decimal(cost) == expected
+
+
+def test_harness_do_requests_extend_each_other_byte_for_byte(repo: Path, fake: FakeModels) -> None:
+    # The real pipeline (context prefix with skills and repo map, sandbox tools, a revision round).
+    fix = tool("edit_file", path="calc.py", old="    return a - b\n", new="    return a + b\n")
+    add_test = tool("edit_file", path="tests/test_calc.py", old="from calc import mul\n",
+                    new="from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n")
+    fake.script("openai", reply(tool("read_file", path="calc.py")), reply(fix), reply(tool("finish", summary="x")),
+                reply(add_test), reply(tool("run", command="python3 -m pytest -q")), reply(tool("finish", summary="y")))
+    finding = {"path": "calc.py", "line": 6, "severity": "major", "category": "tests", "message": "add a test"}
+    fake.script("anthropic", review("request_changes", [finding]), review("approve"))
+
+    done = run_cli("do", "Fix add() so it returns the sum", "--json", cwd=repo)
+
+    assert done.returncode == 0, done.stderr
+    raws = fake.raw_bodies["openai"]
+    assert len(raws) == 6
+    for before, after in zip(raws, raws[1:]):
+        b_start, b_end = value_span(before, "messages")
+        a_start, a_end = value_span(after, "messages")
+        assert before[:b_start] == after[:a_start] and before[b_end:] == after[a_end:]
+        assert after[a_start:a_end].startswith(before[b_start:b_end - 1])
