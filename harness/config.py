@@ -73,6 +73,8 @@ class SandboxConfig(Section):
     cpus: float = Field(default=1.0, gt=0)
     pids: int = Field(default=256, gt=0)
     workdir: str = "/repo"
+    # Tracked files larger than this in total are refused: copying them in would dominate every run.
+    max_repo_mb: float = Field(default=500.0, gt=0)
 
 
 class AgentConfig(Section):

@@ -17,7 +17,7 @@ from harness import gitops
 from harness.budget import Meter, SpendLedger
 from harness.config import HarnessConfig
 from harness.context import build_context
-from harness.errors import HarnessError, Interrupted
+from harness.errors import HarnessError, Interrupted, UsageError
 from harness.memory import Memory
 from harness.models.base import ModelClient, build_client
 from harness.models.pricing import Prices, resolve_prices
@@ -105,6 +105,9 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         client(plan.implementer), client(plan.reviewer)
         check_image(config.sandbox.image)
         repo_tar = gitops.archive(repo, base)
+        if len(repo_tar) > config.sandbox.max_repo_mb * 1_000_000:
+            raise UsageError(f"the repository's tracked files are {len(repo_tar) / 1e6:.1f} MB, over "
+                             f"[sandbox] max_repo_mb = {config.sandbox.max_repo_mb:g}")
         grounding = Grounding(memory, str(repo), repo_tar, options.request, plan.classification.kind,
                               config.guards, config.review.max_lessons)
         context = build_context(repo, options.request, grounding.implementer_lessons,

@@ -90,3 +90,10 @@ def test_env_override(repo: Path, fake: FakeModels) -> None:
     assert str(config.budgets.task_usd) == "0.25" and config.sandbox.test_command == "pytest -x"
     done = run_cli("do", "anything", cwd=repo, env={"HARNESS_BUDGETS__TASK_USD": "free"})
     assert_one_line_error(done, "budgets.task_usd")
+
+
+def test_huge_repo_is_refused_before_any_call(repo: Path, fake: FakeModels) -> None:
+    (repo / "harness.toml").write_text(config_text(fake.url, extra="[sandbox]\nmax_repo_mb = 0.001\n"))
+    git(repo, "commit", "-qam", "tiny limit")
+    assert_one_line_error(run_cli("do", "anything", cwd=repo), "max_repo_mb")
+    assert fake.requests == {"anthropic": [], "openai": []}
