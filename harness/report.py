@@ -6,6 +6,8 @@ task of its run. `model` slices by the task's implementer (so the reviews of a m
 count toward that model's cost per trusted change), `kind`/`difficulty` by the task's labels,
 `week` by the ISO week the run started, `role` by the call's own role; for `role` every row's
 trusted count is the whole scope's, so the rows' cost per trusted change add up to the total's.
+Evaluation runs (`harness eval`, runs.kind = 'eval') are left out unless asked for: they measure a
+candidate model, they are not production work.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Ledger(Record):
     since: str | None
     rows: list[LedgerRow]
     total: LedgerRow
+    include_eval: bool = False
 
 
 def parse_since(text: str | None) -> date | None:
@@ -87,13 +90,14 @@ class _Acc:
         )
 
 
-def build_ledger(memory: Any, by: str = "model", since: date | None = None) -> Ledger:
-    """Aggregate the memory DB (a harness.memory.Memory) into a ledger grouped `by`."""
+def build_ledger(memory: Any, by: str = "model", since: date | None = None, include_eval: bool = False) -> Ledger:
+    """Aggregate the memory DB (a harness.memory.Memory) into a ledger grouped `by` (eval runs only if asked)."""
     if by not in GROUPINGS:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(GROUPINGS)}")
     since_iso = since.isoformat() if since else ""
     db = memory.db
-    runs = {r["id"]: r for r in db.execute("SELECT id, started_at FROM runs WHERE started_at >= ?", (since_iso,))}
+    runs = {r["id"]: r for r in db.execute("SELECT id, started_at FROM runs WHERE started_at >= ? AND (kind != 'eval' OR ?)",
+                                           (since_iso, int(include_eval)))}
     tasks = {t["id"]: t for t in db.execute(
         "SELECT id, run_id, task_kind, difficulty, implementer, trusted, attempt, started_at FROM tasks "
         "ORDER BY run_id, attempt, started_at, id") if t["run_id"] in runs}
@@ -132,7 +136,7 @@ def build_ledger(memory: Any, by: str = "model", since: date | None = None) -> L
     else:
         rows = [acc.row(key) for key, acc in groups.items()]
     rows.sort(key=lambda r: r.key if by == "week" else (-r.spend_usd, r.key))
-    return Ledger(by=by, since=since_iso or None, rows=rows, total=total.row("total"))
+    return Ledger(by=by, since=since_iso or None, rows=rows, total=total.row("total"), include_eval=include_eval)
 
 
 def _money(value: Decimal | None, places: int = 4) -> str:
@@ -152,7 +156,8 @@ def render_terminal(ledger: Ledger, console: Any) -> None:
     """Print the ledger as a rich table with spend and cost-per-trusted bars."""
     from rich.table import Table
 
-    title = f"Cost ledger by {ledger.by}" + (f" since {ledger.since}" if ledger.since else "")
+    title = (f"Cost ledger by {ledger.by}" + (f" since {ledger.since}" if ledger.since else "")
+             + (" (including eval runs)" if ledger.include_eval else ""))
     table = Table(title=title, title_justify="left")
     for name, justify in (("", "left"), ("spend", "right"), ("", "left"), ("trusted", "right"),
                           ("$/trusted", "right"), ("", "left"), ("success", "right"), ("latency", "right")):

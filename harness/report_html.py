@@ -53,6 +53,7 @@ def _table(ledger: Ledger) -> str:
 def render_html(ledger: Ledger) -> str:
     """The whole report as one HTML document."""
     scope = f" since {escape(ledger.since)}" if ledger.since else ""
+    scope += " (including eval runs)" if ledger.include_eval else ""
     spend = [(r.key, float(r.spend_usd), _fmt_money(r.spend_usd)) for r in ledger.rows]
     cpt = [(r.key, float(r.cost_per_trusted_usd or 0), _fmt_money(r.cost_per_trusted_usd)) for r in ledger.rows]
     success = [(r.key, r.success_rate or 0.0, "-" if r.success_rate is None else f"{r.success_rate:.0%}")

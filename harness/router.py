@@ -8,6 +8,7 @@ evidence start from a tier prior with a bounded, fading exploration bonus.
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -207,17 +208,21 @@ def _candidate_lines(model: CascadeModel, candidates: list[Candidate]) -> list[C
 def outcome_stats(memory: Any) -> OutcomeStats:
     """Attempts from memory: each task row is one implementer attempt; its cost is every call of that task.
 
-    Rows still running, or without an implementer, are skipped. Groups are runs (one request each),
-    so escalations within a run show which models failed on the same request.
+    Rows still running, or without an implementer, are skipped. A group is one request at one base
+    commit of one repo, so escalations within a run, and `harness eval` runs of a past request
+    (runs.kind = 'eval', which do count here: they are how a new model earns its estimates), show
+    which models failed on the same task.
     """
     rows = memory.db.execute(
-        "SELECT t.id, t.run_id, t.task_kind, t.difficulty, t.implementer, t.trusted, "
-        "c.role AS role, c.cost_usd AS cost FROM tasks t LEFT JOIN calls c ON c.task_id = t.id "
+        "SELECT t.id, r.repo, r.base_commit, r.request, t.task_kind, t.difficulty, t.implementer, t.trusted, "
+        "c.role AS role, c.cost_usd AS cost FROM tasks t JOIN runs r ON r.id = t.run_id "
+        "LEFT JOIN calls c ON c.task_id = t.id "
         "WHERE t.status != 'running' AND t.implementer IS NOT NULL ORDER BY t.started_at, t.id"
     )
     tasks: dict[str, dict[str, Any]] = {}
     for r in rows:
-        t = tasks.setdefault(r["id"], {"group": r["run_id"], "kind": r["task_kind"] or "bug_fix",
+        group = hashlib.sha256(f"{r['repo']}\0{r['base_commit']}\0{r['request']}".encode()).hexdigest()[:16]
+        t = tasks.setdefault(r["id"], {"group": group, "kind": r["task_kind"] or "bug_fix",
                                        "difficulty": r["difficulty"] or "15 min - 1 hour",
                                        "model": r["implementer"], "success": bool(r["trusted"]),
                                        "impl": Decimal(0), "review": Decimal(0)})

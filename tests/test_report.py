@@ -184,3 +184,23 @@ def test_cli(db: Path, tmp_path: Path) -> None:
     (empty / "harness.toml").write_text(TOML)
     none = CliRunner().invoke(_app(), ["report", "--repo", str(empty)])
     assert none.exit_code == 2 and "no memory database" in none.stderr
+
+
+def test_eval_runs_are_left_out_unless_asked(db: Path, tmp_path: Path) -> None:
+    with Memory(db) as m:
+        run = m.start_run("eval", "/repo", "fix bug", "abc")
+        task = m.start_task(run, "fix bug", "cheap", "strong", 1, "bug_fix", "<15 min fix")
+        m.record_call(run, task, Call("implementer", "cheap", Decimal("0.5"), 1000))
+        m.finish_task(task, "trusted", True, "", "diff")
+        production = build_ledger(m, by="model")
+        everything = build_ledger(m, by="model", include_eval=True)
+    # Production numbers are exactly the ones without the eval run (see test_by_model_all_time).
+    assert (production.total.spend_usd, production.total.attempts, production.total.trusted) == (Decimal("2.281"), 4, 2)
+    assert (everything.total.spend_usd, everything.total.attempts, everything.total.trusted) == (Decimal("2.781"), 5, 3)
+    assert rows(everything)["cheap"] == (Decimal("1.051"), 7, 3, 2, Decimal("0.525500"))
+    (tmp_path / "harness.toml").write_text(TOML)
+    plain = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--json"])
+    both = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--json", "--include-eval"])
+    assert Decimal(json.loads(plain.stdout)["total"]["spend_usd"]) == Decimal("2.281")
+    assert json.loads(both.stdout)["include_eval"] is True
+    assert Decimal(json.loads(both.stdout)["total"]["spend_usd"]) == Decimal("2.781")

@@ -183,10 +183,20 @@ def test_outcome_stats_from_memory(tmp_path: Path) -> None:
         memory.record_call(run, second, Call("reviewer", "mid", Decimal("0.02")))
         memory.finish_task(second, "trusted", True, "", "diff")
         memory.start_task(run, "other", "mid", "cheap")  # still running: ignored
+        # An eval run of the same request at the same base joins the same group; another base does not.
+        again = memory.start_run("eval", "/repo", "fix it", None)
+        memory.finish_task(memory.start_task(again, "fix it", "new", "strong", 1, "bug_fix", "<15 min fix"),
+                           "trusted", True, "", "diff")
+        elsewhere = memory.start_run("eval", "/repo", "fix it", "abc123")
+        memory.finish_task(memory.start_task(elsewhere, "fix it", "new", "strong", 1, "bug_fix", "<15 min fix"),
+                           "not_trusted", False, "", "diff")
         stats = outcome_stats(memory)
-    got = sorted((o.model, o.success, round(o.cost_usd, 6), o.group == run, o.difficulty) for o in stats.outcomes)
-    assert got == [("cheap", False, 0.1, True, "<15 min fix"), ("strong", True, 1.2, True, "<15 min fix")]
-    assert stats.review_cost_usd == pytest.approx(0.03)
+    got = sorted((o.model, o.success, round(o.cost_usd, 6), o.difficulty) for o in stats.outcomes)
+    assert got == [("cheap", False, 0.1, "<15 min fix"), ("new", False, 0.0, "<15 min fix"),
+                   ("new", True, 0.0, "<15 min fix"), ("strong", True, 1.2, "<15 min fix")]
+    groups = {(o.model, o.success): o.group for o in stats.outcomes}
+    assert groups[("cheap", False)] == groups[("strong", True)] == groups[("new", True)] != groups[("new", False)]
+    assert stats.review_cost_usd == pytest.approx(0.015)  # $0.06 of review over 4 attempts
 
 
 def _app() -> typer.Typer:

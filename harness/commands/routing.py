@@ -92,6 +92,7 @@ def report(
     json_out: bool = typer.Option(False, "--json", help="Print the ledger as JSON on stdout."),
     html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     morning: bool = typer.Option(False, "--morning", help="What the queue did overnight (see `harness queue`)."),
+    include_eval: bool = typer.Option(False, "--include-eval", help="Also count `harness eval` runs (left out by default)."),
     repo: Path | None = RepoOption,
     config: Path | None = ConfigOption,
 ) -> None:
@@ -112,7 +113,7 @@ def report(
         if not db_path.is_file():
             raise UsageError(f"no memory database at {db_path} (nothing has been recorded yet)")
         with Memory(db_path) as memory:
-            ledger = build_ledger(memory, by=by, since=parse_since(since))
+            ledger = build_ledger(memory, by=by, since=parse_since(since), include_eval=include_eval)
         if html is not None:
             try:
                 html.write_text(render_html(ledger), encoding="utf-8")
