@@ -92,6 +92,7 @@ def chaos(config: QueueConfig, work: Path, memory: Path, args: argparse.Namespac
     db = sqlite3.connect(memory)
     calls = [Decimal(r[0]) for r in db.execute("SELECT cost_usd FROM calls")]
     finished_runs = Counter(r[0] for r in db.execute("SELECT request FROM runs WHERE status = 'trusted'"))
+    # Outcomes are written once by construction; a second finished run of a job would mean work done twice.
     outcome_sum = sum((j.outcome.cost_usd for j in jobs if j.outcome), Decimal(0))
     retried = sum(j.attempts > 1 for j in jobs)
     once = all(j.state == "done" for j in jobs) and all(finished_runs[f"job {n}"] == 1 for n in range(args.jobs))

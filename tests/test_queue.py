@@ -218,3 +218,13 @@ def test_fake_worker_prints_a_json_summary(queue_config: QueueConfig, tmp_path: 
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert json.loads(out)["done"] == 2
+
+
+def test_a_job_capped_tonight_resumes_its_candidate_tomorrow(queue_config: QueueConfig, tmp_path: Path) -> None:
+    add_jobs(queue_config, tmp_path, 1)
+    assert run_pool(queue_config, tmp_path, cap=CALL_COST + CALL_WORST_CASE).requeued == 1  # two calls, then the cap
+
+    summary = run_pool(queue_config, tmp_path)  # a higher cap, as on the next night
+
+    assert summary.done == 1 and summary.trusted == 1
+    assert len(memory_calls(tmp_path)) == 3  # implementer twice, review once: nothing paid twice

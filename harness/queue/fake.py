@@ -61,6 +61,11 @@ def fake_step(memory_db: Path, calls: int = 3, latency_s: float = 0.0) -> Step:
     def step(lease: Lease, ctx: JobContext) -> Outcome:
         saved = ctx.checkpoint() or Checkpoint()
         with Memory(memory_db) as memory:
+            earlier = memory.run(saved.run_id) if saved.run_id else None
+            if earlier is not None and earlier["status"] != "running":
+                # Finished before its worker died, outcome unrecorded: record it, run nothing again.
+                return Outcome(state="done", status=earlier["status"], reason=earlier["reason"],
+                               run_id=saved.run_id, cost_usd=memory.run_spend(saved.run_id))
             run_id = memory.start_run("queue", "fake", lease.job.request, None)
             meter = Meter(memory, run_id, budgets, {"fake": FAKE_PRICES}, lease.job.max_cost, ledger=ctx.ledger)
             model = FakeModel(latency_s)

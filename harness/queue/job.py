@@ -36,8 +36,10 @@ def pipeline_step(environ: Mapping[str, str] | None = None, progress: Progress |
         options = DoOptions(request=job.request, repo=Path(job.repo), config_path=Path(job.config),
                             implementer=saved.implementer if resume and saved else None, max_cost=job.max_cost,
                             kind="queue", resume_diff=saved.diff if resume and saved else "")
-        if resume and saved and saved.run_id:
-            _close_abandoned_run(Path(job.repo), config, saved.run_id)
+        if saved is not None and saved.run_id:
+            finished = _finished_or_abandoned(Path(job.repo), config, saved.run_id)
+            if finished is not None:
+                return finished
         try:
             result = do(options, config, progress or Progress(quiet=True), environ, ledger=ctx.ledger,
                         on_candidate=on_candidate)
@@ -49,10 +51,15 @@ def pipeline_step(environ: Mapping[str, str] | None = None, progress: Progress |
     return step
 
 
-def _close_abandoned_run(repo: Path, config: HarnessConfig, run_id: str) -> None:
-    """The killed attempt's run never finished: say so in memory (its calls stay counted)."""
+def _finished_or_abandoned(repo: Path, config: HarnessConfig, run_id: str) -> Outcome | None:
+    """The earlier attempt's run: its outcome if it finished (the worker died before recording it,
+    so nothing is run or paid again), else it is marked interrupted and None is returned."""
     with Memory(memory_path(repo, config)) as memory:
         row = memory.run(run_id)
-        if row is not None and row["status"] == "running":
-            memory.finish_run(run_id, "interrupted", "its queue worker was lost; the job resumed from its candidate",
-                              {})
+        if row is None:
+            return None
+        if row["status"] != "running":
+            return Outcome(state="done", status=row["status"], reason=row["reason"], run_id=run_id,
+                           branch=row["branch"], cost_usd=memory.run_spend(run_id))
+        memory.finish_run(run_id, "interrupted", "its queue worker was lost; the job resumed from its candidate", {})
+        return None

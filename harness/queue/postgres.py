@@ -178,7 +178,8 @@ class PostgresQueue:
             stalled = self.db.execute(_q("select_stalled_jobs_by_heartbeat"), {
                 "queue": QUEUE, "task_name": None, "seconds_since_heartbeat": self.lease_s}).fetchall()
             for row in stalled:
-                self.db.execute("DELETE FROM harness_queue_holds WHERE job_id = %s AND NOT settled", (row["id"],))
+                self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled",
+                                (row["id"],))
                 tried = row["attempts"] + 1
                 if tried >= self.max_attempts:
                     outcome = Outcome(state="failed", status="error", reason=f"its worker was lost {tried} times")
@@ -218,7 +219,7 @@ class PostgresQueue:
             job_id = int(lease.job.id)
             self.db.execute(_q("finish_job"), {"job_id": job_id, "status": _END[outcome.state], "delete_job": False})
             self._upsert(job_id, outcome_json=outcome.model_dump_json(), finished_at=utcnow())
-            self.db.execute("DELETE FROM harness_queue_holds WHERE job_id = %s AND NOT settled", (job_id,))
+            self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled", (job_id,))
             return True
 
     def requeue(self, lease: Lease, note: str) -> bool:
@@ -231,7 +232,7 @@ class PostgresQueue:
                                               "new_queue_name": None, "new_lock": None})
             self.db.execute("UPDATE procrastinate_jobs SET attempts = attempts - 1 WHERE id = %s", (job_id,))
             self._upsert(job_id, note=note)
-            self.db.execute("DELETE FROM harness_queue_holds WHERE job_id = %s AND NOT settled", (job_id,))
+            self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled", (job_id,))
             return True
 
     def save_checkpoint(self, lease: Lease, checkpoint: Checkpoint) -> None:

@@ -155,8 +155,9 @@ class SqliteQueue:
         with self._write() as db:
             for row in db.execute("SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires < ?",
                                   (_iso(now),)).fetchall():
-                # A dead worker's open holds were never charged by a provider answer: release them.
-                db.execute("DELETE FROM holds WHERE job_id = ? AND settled = 0", (row["id"],))
+                # Release a lost worker's open holds (no answer, no bill) but keep the rows: if it was
+                # only slow, not dead, its late settle still charges the real cost.
+                db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (row["id"],))
                 if row["attempts"] >= self.max_attempts:
                     outcome = Outcome(state="failed", status="error",
                                       reason=f"its worker was lost {row['attempts']} times")
@@ -188,7 +189,7 @@ class SqliteQueue:
                              "WHERE id = ? AND state = 'running' AND lease_token = ?",
                              (outcome.state, outcome.model_dump_json(), _iso(utcnow()), int(lease.job.id),
                               lease.token))
-            db.execute("DELETE FROM holds WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
+            db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
             return cur.rowcount == 1
 
     def requeue(self, lease: Lease, note: str) -> bool:
@@ -197,7 +198,7 @@ class SqliteQueue:
             cur = db.execute("UPDATE jobs SET state = 'queued', note = ?, attempts = attempts - 1, "
                              "lease_token = NULL WHERE id = ? AND state = 'running' AND lease_token = ?",
                              (note, int(lease.job.id), lease.token))
-            db.execute("DELETE FROM holds WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
+            db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
             return cur.rowcount == 1
 
     def save_checkpoint(self, lease: Lease, checkpoint: Checkpoint) -> None:

@@ -154,6 +154,10 @@ class Pool:
             self.on_event(f"job {job}: another worker holds it now; leaving it")
             return
         if why == "cap":
+            saved = backend.checkpoint(job)
+            if saved is not None and saved.run_id:
+                # That run ended at the cap: the retry must resume its candidate, not adopt its outcome.
+                backend.save_checkpoint(lease, saved.model_copy(update={"run_id": None}))
             backend.requeue(lease, f"waiting: nightly cap ${self.options.cap} reached")
             with self._lock:
                 self.summary.requeued += 1
