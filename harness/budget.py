@@ -13,22 +13,10 @@ from harness.errors import BudgetExceeded, ProviderUnavailable
 from harness.memory import Memory
 from harness.models.base import ModelClient
 from harness.models.pricing import Prices
-from harness.records import ModelReply, ModelRequest, Record, Usage
+from harness.records import CallLog, ModelReply, ModelRequest, Usage
 
 # Conservative characters-per-token for the worst-case input estimate (real text is ~4).
 _CHARS_PER_TOKEN = 3
-
-
-class CallLog(Record):
-    """One priced call, as handed to memory."""
-
-    role: str
-    model: str
-    provider: str
-    usage: Usage
-    cost_usd: Decimal
-    latency_ms: int
-    outcome: str
 
 
 def estimate_input_tokens(request: ModelRequest) -> int:

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from harness.records import Finding, Review, TestComparison, Usage
+from harness.records import CallLog, Finding, Review, TestComparison
 from harness.secrets import redact, secret_env_values
 
 MIGRATIONS: list[str] = [
@@ -135,18 +135,6 @@ def now_iso() -> str:
 def new_id() -> str:
     """A short random id for runs and tasks."""
     return uuid.uuid4().hex[:12]
-
-
-class CallRecord(Protocol):
-    """What the ledger hands to memory for each priced model call."""
-
-    role: str
-    model: str
-    provider: str
-    usage: Usage
-    cost_usd: Decimal
-    latency_ms: int
-    outcome: str
 
 
 class RedactingConnection(sqlite3.Connection):
@@ -271,7 +259,7 @@ class Memory:
             (status, int(trusted), reason, diff, now_iso(), task_id),
         )
 
-    def record_call(self, run_id: str, task_id: str | None, call: CallRecord) -> None:
+    def record_call(self, run_id: str, task_id: str | None, call: CallLog) -> None:
         """Record one priced model call."""
         u = call.usage
         self.db.execute(

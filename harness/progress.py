@@ -7,7 +7,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.markup import escape
 
-from harness.budget import CallLog
+from harness.records import CallLog
 
 
 class Progress:

@@ -48,6 +48,18 @@ class Usage(Record):
         )
 
 
+class CallLog(Record):
+    """One priced model call: who, which model, tokens, dollars, latency, outcome."""
+
+    role: str
+    model: str
+    provider: str
+    usage: Usage
+    cost_usd: Decimal
+    latency_ms: int
+    outcome: str
+
+
 class ToolSpec(Record):
     """A tool offered to a model: name, description and JSON-schema parameters."""
 

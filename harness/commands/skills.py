@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from harness.commands.common import fail, repo_root
 from harness.errors import HarnessError
 from harness.skills import discover_skills, get_skill, render_skill
 
@@ -14,28 +15,12 @@ RepoOption = typer.Option(
 )
 
 
-def _repo_root(repo: Path | None) -> Path:
-    """The given repo, else the nearest directory holding .git, else the current directory."""
-    if repo is not None:
-        return repo
-    here = Path.cwd()
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return here
-
-
-def _fail(exc: HarnessError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(exc.exit_code)
-
-
 def list_skills(repo: Path | None = RepoOption) -> None:
     """List every skill the harness would offer, with where it comes from."""
     try:
-        skills = discover_skills(_repo_root(repo))
+        skills = discover_skills(repo_root(repo))
     except HarnessError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not skills:
         typer.echo("no skills found")
         return
@@ -47,9 +32,9 @@ def list_skills(repo: Path | None = RepoOption) -> None:
 def show_skill(name: str = typer.Argument(..., help="The skill's name."), repo: Path | None = RepoOption) -> None:
     """Print one skill in full, as the load_skill tool gives it to the model."""
     try:
-        skill = get_skill(discover_skills(_repo_root(repo)), name)
+        skill = get_skill(discover_skills(repo_root(repo)), name)
     except HarnessError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"({skill.source}: {skill.path})")
     typer.echo(render_skill(skill), nl=False)
 
