@@ -171,10 +171,44 @@ def bench_routing(
     render_replay(result, Console())
 
 
+def eval_command(
+    model: str = typer.Option(..., "--model", help="The candidate model: a model name configured in harness.toml."),
+    tasks: int = typer.Option(10, "--tasks", help="How many past tasks to re-run (newest first)."),
+    max_cost: float | None = typer.Option(None, "--max-cost", min=0.0, help="Dollar cap per re-run task."),
+    json_out: bool = typer.Option(False, "--json", help="Print the evaluation as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    repo: Path | None = RepoOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Re-run past tasks from memory with a candidate model, judged like any run; recorded as eval runs."""
+    from decimal import Decimal
+
+    from rich.console import Console
+
+    from harness.commands.common import config_for, run_guarded
+    from harness.evaluate import EvalReport, evaluate, render_eval
+    from harness.progress import Progress
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def body() -> EvalReport:
+        root = _repo_root(repo)
+        config_path, cfg = config_for(root, config)
+        cap = Decimal(str(max_cost)) if max_cost is not None else None
+        return evaluate(model, root, config_path, cfg, tasks, cap, Progress(quiet=quiet, console=console))
+
+    result = run_guarded(body)
+    if json_out:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    render_eval(result, console)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `route`, `report` and the `bench routing` sub-command to the CLI app."""
+    """Add `route`, `report`, `eval` and the `bench routing` sub-command to the CLI app."""
     app.command("route")(route)
     app.command("report")(report)
+    app.command("eval")(eval_command)
     bench = typer.Typer(help="On-demand benchmarks.", no_args_is_help=True)
     bench.command("routing")(bench_routing)
     app.add_typer(bench, name="bench")
