@@ -91,13 +91,20 @@ def doctor_command(
 
 def sandbox_build_command(
     tag: str = typer.Option("harness-sandbox:latest", "--tag", help="Image tag to build."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even when the recipe is unchanged."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the recipe is unchanged "
+                                                       "(with --repo: only the deps image)."),
+    repo: Path = typer.Option(None, "--repo", help="Also build this repo's deps image (its test requirements "
+                                                   "pip-installed once; needs network); used automatically."),
 ) -> None:
     """Build the sandbox image locally (debootstrap + docker import + Dockerfile); cached when unchanged."""
-    from harness.sandbox.image import build_image
+    from harness.sandbox.image import build_image, build_repo_image
 
-    message = run_guarded(lambda: build_image(tag, log=lambda line: typer.echo(line, err=True), force=force))
-    typer.echo(message)
+    def log(line: str) -> None:
+        typer.echo(line, err=True)
+
+    typer.echo(run_guarded(lambda: build_image(tag, log=log, force=force and repo is None)))
+    if repo is not None:
+        typer.echo(run_guarded(lambda: build_repo_image(tag, repo, log=log, force=force)))
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from harness.config import SandboxConfig
 from harness.errors import PathOutsideRepo, SandboxError
 from harness.sandbox import ExecResult
 from harness.sandbox.agent import ExecAgent
+from harness.sandbox.deps import deps_image
 from harness.sandbox.paths import confine, within
 
 SANDBOX_USER = "sandbox"
@@ -76,6 +77,7 @@ class DockerSandbox:
         self.config = config
         self.root = config.workdir
         self.image = image or config.image
+        self._image_given = image is not None
         self._repo_tar = repo_tar
         self._label = label
         self._fast_exec = fast_exec
@@ -91,6 +93,9 @@ class DockerSandbox:
             self._client.images.get(self.image)
         except docker.errors.ImageNotFound:
             raise SandboxError(f"sandbox image {self.image} not found; run `harness sandbox build`") from None
+        if not self._image_given:
+            # The repo's deps image (`harness sandbox build --repo`), when built for these requirements.
+            self.image = deps_image(self._client, self.config.image, self._repo_tar) or self.image
         try:
             self._container = self._client.containers.run(
                 self.image, command=["sleep", "infinity"], detach=True, init=True,

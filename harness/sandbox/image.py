@@ -120,3 +120,18 @@ def build_image(tag: str, log: Callable[[str], None] = lambda _: None, force: bo
         return f"built {tag} (recipe {label})"
     finally:
         client.close()
+
+
+def build_repo_image(base_tag: str, repo: Path, log: Callable[[str], None] = lambda _: None,
+                     force: bool = False) -> str:
+    """Build (or confirm) the per-repo deps image for the repo's HEAD on top of `base_tag`."""
+    from harness import gitops
+    from harness.sandbox.deps import build_deps_image, repo_key
+
+    root = gitops.repo_root(repo)
+    repo_tar = gitops.archive(root, gitops.head_commit(root))
+    client = docker_client()
+    try:
+        return build_deps_image(client, base_tag, repo_tar, repo_key(root), log=log, force=force)
+    finally:
+        client.close()
