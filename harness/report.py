@@ -37,6 +37,8 @@ class LedgerRow(Record):
     cost_per_trusted_usd: Decimal | None
     success_rate: float | None
     mean_latency_ms: float | None
+    # Cache reads / all input tokens (fresh + cache read + cache write), as `harness show` prints it.
+    cache_hit_ratio: float | None = None
 
 
 class Ledger(Record):
@@ -76,6 +78,8 @@ class _Acc:
         self.spend = Decimal(0)
         self.calls = 0
         self.latency = 0
+        self.cache_read = 0
+        self.all_input = 0
         self.tasks: set[str] = set()
         self.trusted: set[str] = set()
 
@@ -87,6 +91,7 @@ class _Acc:
             cost_per_trusted_usd=_cost_per_trusted(self.spend, n_trusted),
             success_rate=round(n_trusted / n_attempts, 4) if n_attempts else None,
             mean_latency_ms=round(self.latency / self.calls, 1) if self.calls else None,
+            cache_hit_ratio=round(self.cache_read / self.all_input, 4) if self.all_input else None,
         )
 
 
@@ -115,7 +120,8 @@ def build_ledger(memory: Any, by: str = "model", since: date | None = None, incl
 
     groups: dict[str, _Acc] = defaultdict(_Acc)
     total = _Acc()
-    for c in db.execute("SELECT run_id, task_id, role, cost_usd, latency_ms FROM calls ORDER BY id"):
+    for c in db.execute("SELECT run_id, task_id, role, cost_usd, latency_ms, input_tokens, cache_read_tokens, "
+                        "cache_write_tokens FROM calls ORDER BY id"):
         if c["run_id"] not in runs:
             continue
         task = tasks.get(c["task_id"]) if c["task_id"] else first_task.get(c["run_id"])
@@ -124,6 +130,8 @@ def build_ledger(memory: Any, by: str = "model", since: date | None = None, incl
             acc.spend += Decimal(c["cost_usd"])
             acc.calls += 1
             acc.latency += c["latency_ms"]
+            acc.cache_read += c["cache_read_tokens"]
+            acc.all_input += c["input_tokens"] + c["cache_read_tokens"] + c["cache_write_tokens"]
     for t in tasks.values():
         targets = [total] if by == "role" else [groups[task_key(t, t["run_id"])], total]
         for acc in targets:
@@ -160,7 +168,7 @@ def render_terminal(ledger: Ledger, console: Any) -> None:
              + (" (including eval runs)" if ledger.include_eval else ""))
     table = Table(title=title, title_justify="left")
     for name, justify in (("", "left"), ("spend", "right"), ("", "left"), ("trusted", "right"),
-                          ("$/trusted", "right"), ("", "left"), ("success", "right"), ("latency", "right")):
+                          ("$/trusted", "right"), ("", "left"), ("success", "right"), ("latency", "right"), ("cache hit", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     top_spend = max((r.spend_usd for r in ledger.rows), default=Decimal(0))
     top_cpt = max((r.cost_per_trusted_usd for r in ledger.rows if r.cost_per_trusted_usd), default=Decimal(0))
@@ -172,6 +180,7 @@ def render_terminal(ledger: Ledger, console: Any) -> None:
             _money(r.cost_per_trusted_usd), "" if is_total else f"[magenta]{bar(r.cost_per_trusted_usd or 0, top_cpt, 12)}[/]",
             "-" if r.success_rate is None else f"{r.success_rate:.0%}",
             "-" if r.mean_latency_ms is None else f"{r.mean_latency_ms / 1000:.1f}s",
+            "-" if r.cache_hit_ratio is None else f"{r.cache_hit_ratio:.0%}",
             end_section=r is ledger.rows[-1],
         )
     console.print(table)
