@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness.errors import ConfigError
 from harness.github.options import GithubConfig
 from harness.guards.options import GuardsConfig
+from harness.roles_config import PlanningConfig, PolicyConfig, RiskConfig
 
 CONFIG_FILENAME = "harness.toml"
 ENV_PREFIX = "HARNESS_"
@@ -52,6 +53,9 @@ class RolesConfig(Section):
 
     implementer: str
     reviewer: str
+    # Optional judgment roles (harness/roles.py picks one by tier when unset): see docs/roles.md.
+    planner: str | None = None
+    auditor: str | None = None
 
 
 class BudgetsConfig(Section):
@@ -150,6 +154,9 @@ class HarnessConfig(Section):
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> HarnessConfig:
@@ -158,6 +165,9 @@ class HarnessConfig(Section):
                 raise ValueError(f"roles.{role} = {name!r} is not a configured model")
         if self.roles.implementer == self.roles.reviewer:
             raise ValueError("roles.reviewer must be a different model from roles.implementer")
+        for role, optional in (("planner", self.roles.planner), ("auditor", self.roles.auditor)):
+            if optional is not None and optional not in self.models:
+                raise ValueError(f"roles.{role} = {optional!r} is not a configured model")
         return self
 
 

@@ -124,6 +124,63 @@ MIGRATIONS: list[str] = [
     ALTER TABLE lessons ADD COLUMN evidence TEXT NOT NULL DEFAULT '';
     CREATE INDEX lessons_repo ON lessons(repo);
     """,
+    # 3: the roles layer (harness/roles_store.py): the planner's plan, audits of reviews, the risk
+    # level of a run's change, failure attributions with their evidence, and per-task scorecards.
+    """
+    CREATE TABLE plans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        planner TEXT NOT NULL,
+        status TEXT NOT NULL,             -- planned | skipped | failed
+        step_count INTEGER NOT NULL DEFAULT 0,
+        plan_json TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE audits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        round INTEGER NOT NULL,
+        auditor TEXT NOT NULL,
+        sound INTEGER NOT NULL,
+        audit_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE risks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        task_id TEXT REFERENCES tasks(id),
+        level TEXT NOT NULL,
+        gated INTEGER NOT NULL,
+        risk_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE attributions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        task_id TEXT REFERENCES tasks(id),
+        stage TEXT NOT NULL,              -- classification | context | planning | execution | testing | review | escalation
+        reason TEXT NOT NULL,
+        evidence_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX attributions_stage ON attributions(stage);
+    CREATE TABLE scorecards (
+        task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        implementer TEXT,
+        reviewer TEXT,
+        planner TEXT,
+        followed_patterns INTEGER,
+        overbuild_score REAL,
+        self_corrected INTEGER,
+        findings INTEGER NOT NULL DEFAULT 0,
+        revision_rounds INTEGER NOT NULL DEFAULT 0,
+        finished INTEGER NOT NULL DEFAULT 0,
+        trusted INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

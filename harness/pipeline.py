@@ -27,6 +27,11 @@ from harness.lessons import Grounding
 from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
 from harness.router import RoutePlan, outcome_stats, plan_route
+from harness.attribution import RunFacts, attribute_run
+from harness.policy import RestrictedContent, apply_policy, guard_client
+from harness.roles import Roles, risk_receipt
+from harness.scorecard import ObservedClient, SelfCheck, score_task
+from harness.steps import StepInfo, run_steps
 from harness.sandbox.docker import check_image
 from harness.secrets import redact, secret_env_values
 from harness.task import TaskResult, TaskSetup, run_task
@@ -47,6 +52,8 @@ class DoOptions(Record):
     resume_diff: str = ""
     # Work from this recorded commit instead of HEAD (`harness eval` re-runs past tasks at their base).
     base_commit: str | None = None
+    # Set on the child runs of a request the planner split into steps (harness.steps).
+    step: StepInfo | None = None
 
 
 def memory_path(repo: Path, config: HarnessConfig) -> Path:
@@ -90,14 +97,19 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
     if gitops.is_dirty(repo) and not options.base_commit:
         progress.note("[yellow]uncommitted changes are not part of the base; harness works from HEAD[/]")
     secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
+    # Model policy first: a denied model is never routed to nor built a client for.
+    config = apply_policy(config, {"implementer": options.implementer, "reviewer": options.reviewer})
     with Memory(memory_path(repo, config), secrets) as memory, ExitStack() as stack:
         plan = choose_route(options, config, memory)
         clients: dict[str, ModelClient] = {}
+        self_check = SelfCheck()
+        restricted = RestrictedContent(gitops.archive(repo, base), config.policy) if config.policy.restricted_paths else None
 
         def client(name: str) -> ModelClient:
             if name not in clients:
-                clients[name] = build_client(name, config.models[name], config.agent, options.config_path.parent, env)
-                stack.callback(clients[name].close)
+                built = build_client(name, config.models[name], config.agent, options.config_path.parent, env)
+                stack.callback(built.close)
+                clients[name] = ObservedClient(guard_client(name, built, config, restricted), self_check)
             return clients[name]
 
         # Keys of the first implementer and its reviewer, and the sandbox image, are checked before
@@ -117,6 +129,15 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                       ledger=ledger)
         progress.stage("route", f"{plan.classification.kind}, {plan.classification.difficulty}: "
                                 f"implementer {plan.implementer}, reviewer {plan.reviewer}, run {run_id}")
+        roles = Roles(config, memory, meter, client, run_id, plan, options.request)
+        if options.step is not None:
+            roles.use_plan(options.step.plan, options.step.number)
+        elif roles.make_plan(repo_tar, context.text, progress.stage) and roles.plan and roles.plan.steps:
+            result = run_steps(options, config, roles.plan, run_id, base, memory, meter, client, progress,
+                               partial(do, config=config, progress=progress, environ=environ, ledger=ledger))
+            memory.finish_run(run_id, result.status, result.reason, result.model_dump(mode="json"),
+                              branch=result.branch, implementer=result.implementer, reviewer=result.reviewer)
+            return result
         attempts: list[tuple[str, str, TaskResult]] = []
         task_ids: list[str] = []
         tiers = {name: model.tier for name, model in config.models.items()}
@@ -125,18 +146,23 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
             while decision is None or decision.action == "escalate":
                 implementer = decision.model if decision is not None and decision.model else implementer
                 attempt = len(attempts) + 1
-                reviewer = plan.reviewer_for(implementer)
+                reviewer = roles.reviewer_for(implementer)
                 task_id = memory.start_task(run_id, options.request, implementer, reviewer, attempt,
                                             plan.classification.kind, plan.classification.difficulty)
                 setup = TaskSetup(request=options.request, repo_tar=repo_tar, task_id=task_id, implementer=implementer,
-                                  reviewer=reviewer, context=context.text, task_kind=plan.classification.kind,
+                                  reviewer=reviewer, context=roles.implementer_context(context.text),
+                                  task_kind=plan.classification.kind,
                                   resume_diff=options.resume_diff if attempt == 1 else "",
                                   on_candidate=partial(on_candidate, run_id, implementer)
                                   if on_candidate and attempt == 1 else None,
-                                  review_context=grounding.review_context)
+                                  review_context=roles.review_context(grounding.review_context),
+                                  after_review=roles.review_hook(task_id, implementer, reviewer))
+                self_check.start(task_id)
                 result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
                                   context.specs, on_stage=progress.stage, on_step=progress.step)
                 record_task(memory, task_id, result, secrets)
+                score_task(memory, run_id, task_id, implementer, reviewer, roles.planner_name, result,
+                           options.request, config.guards, self_check)
                 attempts.append((implementer, reviewer, result))
                 task_ids.append(task_id)
                 # Escalation (stronger tier only, under the cost cap) or the final verdict: harness.decide.
@@ -155,8 +181,19 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
             # Infrastructure failures (sandbox, git) end the run as an error; its spend stays recorded.
             memory.end_unfinished(run_id, "error", str(exc))
             raise
+        # The risk gate: a change policy does not let through automatically stops as needs_human.
+        risk, stop = roles.gate(attempts[-1][2].diff, task_ids[-1], attempts[-1][2].trusted)
+        if stop:
+            attempts[-1] = (*attempts[-1][:2], attempts[-1][2].model_copy(
+                update={"status": "needs_human", "trusted": False, "reason": stop}))
+            decision = None
+            progress.stage("gate", f"{stop}; check: " + "; ".join(risk.checks()))
         result = build_result(repo, base, options, run_id, attempts, memory, secrets, progress,
                               decision=decision, task_ids=task_ids, tiers=tiers)
+        blamed = attribute_run(memory, roles.facts(), list(zip(task_ids, [a[2] for a in attempts])), stop)
+        result = result.model_copy(update={"risk": risk_receipt(risk, stop is not None),
+                                           "plan": roles.plan.model_dump() if roles.plan else {},
+                                           "attribution": [a.model_dump() for a in blamed]})
         memory.finish_run(run_id, result.status, result.reason, result.model_dump(mode="json"),
                           branch=result.branch, implementer=result.implementer, reviewer=result.reviewer)
         return result

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from harness.progress import Progress
     from harness.task import TaskResult
 
-EXIT_CODES = {"trusted": 0, "not_trusted": 1, "budget_exceeded": 3, "error": 4, "interrupted": 130}
+EXIT_CODES = {"trusted": 0, "not_trusted": 1, "needs_human": 1, "budget_exceeded": 3, "error": 4,
+              "interrupted": 130}
 
 
 def run_totals(memory: Memory, run_id: str) -> tuple[Decimal, TokenTotals]:

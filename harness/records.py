@@ -22,7 +22,7 @@ Role = Literal["classifier", "planner", "implementer", "reviewer", "auditor"]
 Severity = Literal["blocker", "major", "minor", "nit"]
 Category = Literal["correctness", "tests", "patterns", "overbuilding", "security", "other"]
 Verdict = Literal["approve", "request_changes", "reject"]
-RunStatus = Literal["trusted", "not_trusted", "budget_exceeded", "error", "interrupted", "running"]
+RunStatus = Literal["trusted", "not_trusted", "needs_human", "budget_exceeded", "error", "interrupted", "running"]
 
 SEVERITY_ORDER: dict[str, int] = {"blocker": 0, "major": 1, "minor": 2, "nit": 3}
 
@@ -207,3 +207,9 @@ class RunResult(Record):
     reason: str = ""
     rounds: int = 0
     attempts: list[dict[str, Any]] = Field(default_factory=list)
+    # The roles layer (harness/roles.py): the planner's plan, the change's risk level (and, for
+    # needs_human, what a person must check), each step of a split request, and failure attribution.
+    plan: dict[str, Any] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    attribution: list[dict[str, Any]] = Field(default_factory=list)

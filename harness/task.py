@@ -62,6 +62,9 @@ class TaskSetup(Record):
     on_candidate: Callable[[str], None] | None = None
     # The reviewer's grounding for a candidate diff: repo patterns near the change and lessons.
     review_context: Callable[[str], str] | None = None
+    # Called with (review, prompt, diff, tests, guards, round) after each review; returns the review
+    # that counts (harness.roles: a stronger review of risky hunks, the auditor's check).
+    after_review: Callable[..., Review] | None = None
 
 
 def _added_files(diff: str) -> list[str]:
@@ -198,6 +201,8 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
             review = review_diff(meter, setup.reviewer, reviewer, prompt, round_number,
                                  config.review.max_findings, setup.task_id,
                                  config.models[setup.reviewer].max_output_tokens)
+            if setup.after_review is not None:
+                review = setup.after_review(review, prompt, diff, tests, guards, round_number)
             # Findings raised in an earlier round are dropped once fixed, else marked still open.
             review = against_earlier(review, earlier, revised=diff != previous_diff)
         decision = decide(tests, guards, review, outcome.finished, round_number, config.review)
