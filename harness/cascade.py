@@ -57,6 +57,10 @@ class DetectionModel(Record):
     recall: float = Field(default=0.8, ge=0, le=1)
     false_alarm: float = Field(default=0.05, ge=0, le=1)
     review_cost_usd: float = Field(default=0.02, ge=0)
+    # A correct LAST attempt that is wrongly flagged: False = a failure (production routing, where
+    # success means a trusted change); True = still a success (the replay's "resolved": the patch is
+    # correct and is delivered, marked not trusted, exactly as a single model's patch is scored).
+    flagged_last_succeeds: bool = False
 
 
 class Estimate(Record):
@@ -155,10 +159,11 @@ class CascadeModel:
         recall, false_alarm = self.detection.recall, self.detection.false_alarm
         reach = 1.0
         success = cost = 0.0
-        for model in cascade:
+        for step, model in enumerate(cascade):
             s = g.success.get(model, self.marginal_success[model])
             cost += reach * (g.cost.get(model, self.marginal_cost[model]) + self.review_cost)
-            success += reach * s * (1 - false_alarm)
+            last_counts = self.detection.flagged_last_succeeds and step == len(cascade) - 1
+            success += reach * s * (1 if last_counts else 1 - false_alarm)
             reach *= s * false_alarm + (1 - s) * recall
         return success, cost
 
@@ -169,22 +174,23 @@ class CascadeModel:
         starts = [first] if first else pool
         out: list[Estimate] = []
         total_w = sum(g.weight for g in self.groups)
-        # State per group: (reach probability, success so far, cost so far).
-        init = [(1.0, 0.0, 0.0)] * len(self.groups)
+        # State per group: (reach probability, success so far, cost so far, success if the cascade ends here).
+        init = [(1.0, 0.0, 0.0, 0.0)] * len(self.groups)
         recall, false_alarm = self.detection.recall, self.detection.false_alarm
+        last_keep = 1.0 if self.detection.flagged_last_succeeds else 1 - false_alarm
 
-        def step(state: list[tuple[float, float, float]], model: str) -> list[tuple[float, float, float]]:
+        def step(state: list[tuple[float, float, float, float]], model: str) -> list[tuple[float, float, float, float]]:
             new = []
             p_fill, c_fill = self.marginal_success[model], self.marginal_cost[model]
-            for g, (reach, s_acc, c_acc) in zip(self.groups, state):
+            for g, (reach, s_acc, c_acc, _) in zip(self.groups, state):
                 s = g.success.get(model, p_fill)
                 c = g.cost.get(model, c_fill) + self.review_cost
                 new.append((reach * (s * false_alarm + (1 - s) * recall), s_acc + reach * s * (1 - false_alarm),
-                            c_acc + reach * c))
+                            c_acc + reach * c, s_acc + reach * s * last_keep))
             return new
 
-        def visit(prefix: list[str], state: list[tuple[float, float, float]]) -> None:
-            s = sum(g.weight * st[1] for g, st in zip(self.groups, state)) / total_w
+        def visit(prefix: list[str], state: list[tuple[float, float, float, float]]) -> None:
+            s = sum(g.weight * st[3] for g, st in zip(self.groups, state)) / total_w
             c = sum(g.weight * st[2] for g, st in zip(self.groups, state)) / total_w
             out.append(Estimate(cascade=list(prefix), success=s, cost_usd=c))
             if len(prefix) >= max_length:
@@ -212,15 +218,26 @@ class CascadeModel:
         return sa >= sb and ca <= cb and (sa > sb or ca < cb)
 
 
-def choose(estimates: list[Estimate], value_usd: float, max_cost_usd: float, min_success: float = 0.0) -> Estimate:
+def choose(estimates: list[Estimate], value_usd: float, max_cost_usd: float, min_success: float = 0.0,
+           budget_fraction: float | None = None) -> Estimate:
     """The plan maximising value_usd * P(trusted) - E[cost] among affordable plans reaching `min_success`.
 
     `value_usd` is the Lagrange multiplier of a success target: a plan escalates to one more model
     only while each extra expected trusted change costs less than `value_usd`, which minimises
     expected cost per trusted change for the success level it buys. Falls back to the cheapest plan
     when none is affordable, and to the most likely one when none reaches `min_success`.
+
+    With `budget_fraction`, the plan is instead the most likely to succeed among those expected to
+    cost at most that fraction of the most likely single model's expected cost (ties: cheaper).
     """
     affordable = [e for e in estimates if e.cost_usd <= max_cost_usd] or [min(estimates, key=lambda e: e.cost_usd)]
+    if budget_fraction is not None:
+        singles = [e for e in affordable if len(e.cascade) == 1] or affordable
+        reference = max(singles, key=lambda e: (round(e.success, 9), -e.cost_usd))
+        within = [e for e in affordable if e.cost_usd <= budget_fraction * reference.cost_usd]
+        if within:
+            return max(within, key=lambda e: (round(e.success, 9), -e.cost_usd, -len(e.cascade), e.cascade))
+        return min(affordable, key=lambda e: (e.cost_usd, -e.success))
     feasible = [e for e in affordable if e.success >= min_success]
     if not feasible:
         return max(affordable, key=lambda e: (round(e.success, 9), -e.cost_usd, -len(e.cascade)))

@@ -70,6 +70,8 @@ class ReplayResult(Record):
     plans: dict[str, int] = Field(default_factory=dict)
     difficulty_accuracy: float
     true_difficulty: bool = False
+    value_usd: float | None = None
+    budget_fraction: float | None = None
 
 
 def _read_jsonl(path: Path, model: type[Record]) -> list:
@@ -128,7 +130,8 @@ def walk(cascade: list[str], task_id: str, runs: dict[str, dict[str, BenchRun]],
             if rng.random() >= detection.false_alarm:
                 return True, cost
             if last:
-                return False, cost  # wrongly flagged with nowhere to escalate: not trusted
+                # Wrongly flagged with nowhere to escalate: delivered as not trusted (see DetectionModel).
+                return detection.flagged_last_succeeds, cost
         elif rng.random() >= detection.recall or last:
             return False, cost  # missed failure is accepted unresolved; a caught one at the end stops
     return False, cost
@@ -138,11 +141,12 @@ def expectation(cascade: list[str], task_id: str, runs: dict[str, dict[str, Benc
                 detection: DetectionModel) -> tuple[float, float]:
     """Exact expected (resolved, cost) of the same walk."""
     reach, resolved, cost = 1.0, 0.0, 0.0
-    for model in cascade:
+    for step, model in enumerate(cascade):
         run = runs[model][task_id]
         cost += reach * (float(run.cost_usd) + detection.review_cost_usd)
         s = 1.0 if run.resolved else 0.0
-        resolved += reach * s * (1 - detection.false_alarm)
+        last_counts = detection.flagged_last_succeeds and step == len(cascade) - 1
+        resolved += reach * s * (1 if last_counts else 1 - detection.false_alarm)
         reach *= s * detection.false_alarm + (1 - s) * detection.recall
     return resolved, cost
 
@@ -208,7 +212,9 @@ def replay(tasks: list[BenchTask], runs: dict[str, dict[str, BenchRun]], folds: 
     oracle.pct_of_best_single_cost = _pct(oracle.cost_usd, best.cost_usd)
     return ReplayResult(tasks=len(tasks), folds=folds, seed=seed, detection=detection, models=models,
                         best_single=best.name, oracle=oracle, router=router, plans=dict(sorted(plan_counts.items())),
-                        difficulty_accuracy=round(correct_difficulty / len(tasks), 4), true_difficulty=true_difficulty)
+                        difficulty_accuracy=round(correct_difficulty / len(tasks), 4), true_difficulty=true_difficulty,
+                        value_usd=None if policy.budget_fraction else policy.value_usd,
+                        budget_fraction=policy.budget_fraction)
 
 
 def _pct(cost: Decimal, base: Decimal) -> float | None:

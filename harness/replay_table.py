@@ -22,7 +22,10 @@ def render_replay(result: ReplayResult, console: Any) -> None:
     d = result.detection
     table = Table(
         title=(f"routing replay: {result.tasks} tasks, {result.folds}-fold, seed {result.seed}, "
-               f"recall {d.recall}, false alarm {d.false_alarm}, review ${d.review_cost_usd}/attempt"),
+               f"recall {d.recall}, false alarm {d.false_alarm} (flagged last attempt counts "
+               f"{'resolved' if d.flagged_last_succeeds else 'unresolved'}), review ${d.review_cost_usd}/attempt; "
+               + (f"policy: most resolved within {result.budget_fraction:.0%} of the best single model's cost"
+                  if result.budget_fraction else f"policy: value ${result.value_usd} per trusted change")),
         title_justify="left",
     )
     for col in ("run", "resolved", "cost", "$/resolved", "% of best cost"):

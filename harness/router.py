@@ -44,6 +44,9 @@ class RoutingPolicy(Record):
 
     # Dollars one more expected trusted change is worth: the price of the success target.
     value_usd: float = Field(default=7.0, gt=0)
+    # Instead of the value trade-off: the most likely plan costing at most this fraction of the most
+    # likely single model (the replay benchmark's target is stated this way).
+    budget_fraction: float | None = Field(default=None, gt=0)
     min_success: float = Field(default=0.0, ge=0, le=1)
     max_cascade: int = Field(default=4, ge=1, le=6)
     max_models: int = Field(default=8, ge=1)
@@ -176,7 +179,7 @@ def plan_route(request_or_classification: str | Classification, config: HarnessC
     if len(candidates) - len(exclude) < 1:
         raise ConfigError("no implementer left once the forced reviewer is excluded")
     estimates = model.search(policy.max_cascade, policy.max_models, first=force_implementer, exclude=exclude)
-    best = choose(estimates, policy.value_usd, policy.max_cost_usd, policy.min_success)
+    best = choose(estimates, policy.value_usd, policy.max_cost_usd, policy.min_success, policy.budget_fraction)
     preferred = config.roles.reviewer if config is not None else None
     reviewers = {m: force_reviewer or pick_reviewer(m, candidates, preferred) for m in best.cascade}
     return RoutePlan(

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from harness.cascade import DetectionModel
 from harness.errors import UsageError
 from harness.replay import expectation, folds_of, load, replay, walk
+from harness.router import RoutingPolicy
 
 # A solves t0..t5 for $0.01; B solves t0..t8 for $1.00; C solves nothing for $2.00.
 MODELS = {"A": (6, "0.01"), "B": (9, "1.00"), "C": (0, "2.00")}
@@ -91,6 +92,23 @@ def test_walk_models_the_trust_layer(tmp_path: Path) -> None:
     # Flagged at the last step: nowhere to go, not trusted.
     assert walk(["B"], "t0", runs, d, FixedDraws([0.01])) == (False, Decimal("1.00"))
     assert expectation(["A", "B"], "t7", runs, d) == pytest.approx((0.8 * 0.95, 0.01 + 0.8 * 1.0))
+    # The other modelling: a correct last attempt wrongly flagged is still delivered, and it resolves the task.
+    delivered = d.model_copy(update={"flagged_last_succeeds": True})
+    assert walk(["B"], "t0", runs, delivered, FixedDraws([0.01])) == (True, Decimal("1.00"))
+    assert walk(["A", "B"], "t9", runs, delivered, FixedDraws([0.1, 0.5])) == (False, Decimal("1.01"))
+    assert expectation(["A", "B"], "t7", runs, delivered) == pytest.approx((0.8 * 1.0, 0.01 + 0.8 * 1.0))
+    assert expectation(["A", "B"], "t0", runs, delivered) == pytest.approx((0.95 + 0.05 * 1.0, 0.01 + 0.05 * 1.0))
+
+
+def test_budget_fraction_policy_by_hand(tmp_path: Path) -> None:
+    tasks, runs = load(*write_dataset(tmp_path))
+    perfect = DetectionModel(recall=1.0, false_alarm=0.0, review_cost_usd=0.0)
+    # B alone costs $1.00 a task; A -> B about 0.01 + 0.4 x 1.00 (0.5 in the worst training fold), solving as much.
+    roomy = replay(tasks, runs, folds=5, seed=0, detection=perfect, policy=RoutingPolicy(budget_fraction=0.7))
+    assert roomy.plans == {"A -> B": 10} and roomy.router.resolved == 9 and roomy.budget_fraction == 0.7
+    # Under 20% of B's cost only A fits (A -> B costs over 25% in every training fold): A alone.
+    tight = replay(tasks, runs, folds=5, seed=0, detection=perfect, policy=RoutingPolicy(budget_fraction=0.2))
+    assert tight.plans == {"A": 10} and tight.router.resolved == 6
 
 
 def test_folds_partition_and_are_seeded(tmp_path: Path) -> None:
@@ -136,6 +154,9 @@ def test_cli_json_and_errors(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["router"]["resolved"] == 9 and Decimal(data["router"]["cost_usd"]) == Decimal("4.10")
     assert data["oracle"]["resolved"] == 9 and data["best_single"] == "B"
+    assert data["detection"]["flagged_last_succeeds"] is True
+    bad = CliRunner().invoke(_app(), [*args, "--flagged-last", "maybe"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --flagged-last")
     table = CliRunner().invoke(_app(), args[:-7])
     assert table.exit_code == 0 and "router" in table.stdout and "oracle" in table.stdout
     missing = CliRunner().invoke(_app(), ["bench", "routing", "--tasks", str(tmp_path / "no.jsonl"), "--runs", str(runs)])

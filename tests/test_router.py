@@ -235,3 +235,30 @@ def test_route_bad_forced_model_is_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def test_cascade_search_matches_estimate_and_budget_choice() -> None:
+    from harness.cascade import CascadeModel, DetectionModel, Prior, choose
+
+    # Two past requests: A solves r1 only ($0.10), B solves both ($1.00).
+    stats = OutcomeStats(outcomes=[
+        Outcome(group=g, kind="bug_fix", difficulty="<15 min fix", model=m, success=ok, cost_usd=c)
+        for g, m, ok, c in (("r1", "A", True, 0.1), ("r2", "A", False, 0.1), ("r1", "B", True, 1.0), ("r2", "B", True, 1.0))
+    ])
+    priors = {m: Prior(success=0.5, cost_usd=0.5) for m in ("A", "B")}
+    for delivered in (False, True):
+        detection = DetectionModel(recall=0.8, false_alarm=0.05, review_cost_usd=0.0, flagged_last_succeeds=delivered)
+        model = CascadeModel(stats, "bug_fix", "<15 min fix", priors, detection)
+        found = {tuple(e.cascade): e for e in model.search(2, 2)}
+        for cascade, e in found.items():
+            direct = model.estimate(list(cascade))
+            assert (e.success, e.cost_usd) == pytest.approx((direct.success, direct.cost_usd))
+        # By hand: A -> B over r1, r2 (weight 1 each): r1 A wins (0.95) or is flagged (0.05) and B wins;
+        # r2 A is caught (0.8) and B wins. B's last win counts 1 when a flagged last patch is delivered.
+        last = 1.0 if delivered else 0.95
+        assert found[("A", "B")].success == pytest.approx((0.95 + 0.05 * last + 0.8 * last) / 2)
+        assert found[("A", "B")].cost_usd == pytest.approx((0.1 + 0.05 * 1.0 + 0.1 + 0.8 * 1.0) / 2)
+    # B alone costs $1.00: within 60% of it, A -> B ($0.525) is the most likely plan; within 20%, only A.
+    estimates = list(found.values())
+    assert choose(estimates, 7.0, 10.0, budget_fraction=0.6).cascade == ["A", "B"]
+    assert choose(estimates, 7.0, 10.0, budget_fraction=0.2).cascade == ["A"]

@@ -144,6 +144,14 @@ def bench_routing(
     exclude: list[str] = typer.Option([], "--exclude", help="Leave a run out (repeatable)."),
     value: float = typer.Option(7.0, "--value", min=0.01,
                                 help="Dollars one more trusted change is worth (the policy's success price)."),
+    budget_fraction: float | None = typer.Option(
+        None, "--budget-fraction", min=0.01,
+        help="Instead of --value: the most likely plan expected to cost at most this fraction of the "
+             "most likely single model (learned on the training folds)."),
+    flagged_last: str = typer.Option(
+        "resolved", "--flagged-last",
+        help="A correct last attempt wrongly flagged: 'resolved' (the correct patch is delivered, marked not "
+             "trusted, and scored like a single model's) or 'unresolved'."),
     true_difficulty: bool = typer.Option(False, "--true-difficulty",
                                          help="Ablation: route on the human difficulty label, not the classifier's."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
@@ -154,11 +162,15 @@ def bench_routing(
     from harness.router import RoutingPolicy
 
     try:
+        if flagged_last not in ("resolved", "unresolved"):
+            raise UsageError(f"--flagged-last {flagged_last!r}: choose resolved or unresolved")
         task_list, run_map = load(tasks, runs, frozenset(exclude))
         result = replay(task_list, run_map, folds=folds, seed=seed,
                         detection=DetectionModel(recall=detect_recall, false_alarm=false_alarm,
-                                                 review_cost_usd=review_cost),
-                        policy=RoutingPolicy(value_usd=value), true_difficulty=true_difficulty)
+                                                 review_cost_usd=review_cost,
+                                                 flagged_last_succeeds=flagged_last == "resolved"),
+                        policy=RoutingPolicy(value_usd=value, budget_fraction=budget_fraction),
+                        true_difficulty=true_difficulty)
     except HarnessError as exc:
         raise _fail(exc) from None
     if json_out:
