@@ -87,3 +87,12 @@ def test_warm_exec_is_fast() -> None:
             box.exec(["true"], 10)
             times.append(time.perf_counter() - started)
     assert statistics.median(times) < 0.05
+
+
+def test_agent_that_cannot_start_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in an image without python3: the handshake fails and the Docker API serves every call.
+    monkeypatch.setattr("harness.sandbox.agent.AGENT_SOURCE", "raise SystemExit(1)")
+    with DockerSandbox(SandboxConfig(), repo_tar(), label="test-speed") as box:
+        assert box._agent is None
+        assert box.read_bytes("a.txt") == b"hello\n"
+        assert box.exec(["git", "log", "--format=%s"], 10).output == "base\n"

@@ -84,7 +84,12 @@ class ExecAgent:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._buffer = b""
         self._lock = threading.Lock()
-        # A no-op exec proves the agent is up (python3 present, container running).
+
+    def handshake(self) -> None:
+        """Wait until the agent answers (python3 present, container running); SandboxError if not.
+
+        Separate from start-up so the caller can copy the repo in while the agent boots.
+        """
         self.request({"op": "exec", "argv": ["true"]}, _START_TIMEOUT_S)
 
     def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:

@@ -120,8 +120,15 @@ class DockerSandbox:
         try:
             self._agent = ExecAgent(self._container.id, SANDBOX_USER, self.root)
         except SandboxError:
-            # No docker CLI or no python3 in the image: every exec goes through the Docker API instead.
-            self._agent = None
+            self._agent = None  # no docker CLI: every exec goes through the Docker API instead
+
+    def _agent_ready(self) -> None:
+        if self._agent is None:
+            return
+        try:
+            self._agent.handshake()
+        except SandboxError:
+            self._drop_agent()  # no python3 in the image: every exec goes through the Docker API instead
 
     def _drop_agent(self) -> None:
         if self._agent is not None:
@@ -146,8 +153,10 @@ class DockerSandbox:
         return self._container.id if self._container is not None else ""
 
     def _copy_in(self) -> None:
+        # The agent boots while the archive goes in; the first command waits for it.
         if not self._container.put_archive(self.root, owned_by_sandbox(self._repo_tar)):
             raise SandboxError("could not copy the repository into the sandbox")
+        self._agent_ready()
         # A base commit inside the container makes the candidate diff simply `git diff`.
         self._checked(["sh", "-c", "git init -q && git add -A && git commit -q --no-verify -m base "
                        f"&& printf '{_GIT_EXCLUDES}' >> .git/info/exclude"])
