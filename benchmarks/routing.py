@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from decimal import Decimal
 from pathlib import Path
 
-from harness.cascade import DetectionModel
-from harness.replay import BenchRun, BenchTask, load, replay
-from harness.router import RoutingPolicy
+# A sibling script may shadow a stdlib module (benchmarks/queue.py vs `queue`): drop this directory.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from harness.cascade import DetectionModel  # noqa: E402
+from harness.replay import BenchRun, BenchTask, load, replay  # noqa: E402
+from harness.router import RoutingPolicy  # noqa: E402
 
 
 def upper_bound(tasks: list[BenchTask], runs: dict[str, dict[str, BenchRun]], detection: DetectionModel,
