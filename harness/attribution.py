@@ -52,8 +52,9 @@ def _finding_ids(memory: Memory, task_id: str, source: str, rule: str | None = N
 
 def attribute_attempt(memory: Memory, task_id: str, attempt: int, result: TaskResult, facts: RunFacts,
                       later_trusted: bool) -> Attribution | None:
-    """The stage behind one attempt that was not trusted (None for a trusted one)."""
-    if result.trusted:
+    """The stage behind one attempt that was not trusted (None for a trusted one, or one that passed
+    every check and was stopped by the risk gate: attribute_run attributes that stop)."""
+    if result.trusted or result.status == "needs_human":
         return None
     task = [f"task:{task_id}"]
 
@@ -71,6 +72,9 @@ def attribute_attempt(memory: Memory, task_id: str, attempt: int, result: TaskRe
         if not result.files_read:
             return out("context", f"never found the code to change: {reason}", [f"calls:{task_id}"])
         return out("execution", reason, [f"calls:{task_id}"])
+    checks = result.decision.checks if result.decision else {}
+    if checks and not checks.get("finished", True):
+        return out("execution", reason, [f"calls:{task_id}"])
     rows = audits(memory, task_id)
     if rows and not rows[-1]["sound"]:
         return out("review", "the auditor found the review unsound and the reviewer did not resolve it",
@@ -86,9 +90,6 @@ def attribute_attempt(memory: Memory, task_id: str, attempt: int, result: TaskRe
         if stage == "context" and facts.plan is not None and g.path in facts.plan.files:
             stage = "planning"  # the plan sent the implementer there
         return out(stage, f"guard {g.rule}: {g.message}", _finding_ids(memory, task_id, "guard", g.rule))
-    checks = result.decision.checks if result.decision else {}
-    if checks and not checks.get("finished", True):
-        return out("execution", reason, [f"calls:{task_id}"])
     review = result.reviews[-1] if result.reviews else None
     evidence = [f"review:{r['id']}" for r in memory.reviews(task_id)] + _finding_ids(memory, task_id, "reviewer")
     if review is not None and review.verdict == "reject":

@@ -1,6 +1,8 @@
 """A fake Anthropic + OpenAI server on loopback, so the real SDK clients run end to end.
 
 Each provider has a queue of scripted replies; every request body and header is recorded.
+A model id (the request's `model` field) scripted with `script_model` has its own queue, which
+wins over its provider's: several models of one provider can be told apart.
 A reply is {"text", "tool_calls": [{"name", "arguments"}], "usage": {...}} or {"status": 500}.
 Faults: {"fault": "reset"} closes the connection without an answer; {"fault": "truncate"} cuts an
 Anthropic stream (or an OpenAI body) short; a "delay" key (seconds) waits before answering.
@@ -43,6 +45,8 @@ class FakeModels:
         self.headers: dict[str, list[dict[str, str]]] = {"anthropic": [], "openai": []}
         self.raw_bodies: dict[str, list[bytes]] = {"anthropic": [], "openai": []}
         self.times: dict[str, list[float]] = {"anthropic": [], "openai": []}
+        self.model_queues: dict[str, deque[dict[str, Any]]] = {}
+        self.by_model: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -64,12 +68,20 @@ class FakeModels:
         """Queue replies for a provider."""
         self.queues[provider].extend(replies)
 
+    def script_model(self, model: str, *replies: dict[str, Any]) -> None:
+        """Queue replies for one model id (of either provider)."""
+        self.model_queues.setdefault(model, deque()).extend(replies)
+
     def _next(self, provider: str, body: dict[str, Any], headers: dict[str, str], raw: bytes) -> dict[str, Any]:
         with self._lock:
             self.requests[provider].append(body)
             self.headers[provider].append(headers)
             self.raw_bodies[provider].append(raw)
             self.times[provider].append(time.monotonic())
+            self.by_model.setdefault(str(body.get("model")), []).append(body)
+            if body.get("model") in self.model_queues:
+                queue = self.model_queues[body["model"]]
+                return queue.popleft() if queue else {"status": 500, "error": "fake server: no scripted reply left"}
             if not self.queues[provider]:
                 return {"status": 500, "error": "fake server: no scripted reply left"}
             return self.queues[provider].popleft()
