@@ -93,8 +93,8 @@ def attribute_attempt(memory: Memory, task_id: str, attempt: int, result: TaskRe
     review = result.reviews[-1] if result.reviews else None
     evidence = [f"review:{r['id']}" for r in memory.reviews(task_id)] + _finding_ids(memory, task_id, "reviewer")
     if review is not None and review.verdict == "reject":
-        changed = {f.path for f in result.guards} | _diff_paths(result.diff)
-        if facts.plan is not None and changed <= set(facts.plan.files) | set(facts.plan.tests):
+        planned = set() if facts.plan is None else {*facts.plan.files, *(t.split("::")[0] for t in facts.plan.tests)}
+        if facts.plan is not None and _diff_paths(result.diff) <= planned:
             return out("planning", "the reviewer rejected the approach the implementer followed from the plan",
                        [*evidence, f"plan:{facts.run_id}"])
     if facts.planning_skipped and facts.difficulty == "<15 min fix" and later_trusted:
