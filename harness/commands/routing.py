@@ -93,10 +93,16 @@ def report(
     html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     morning: bool = typer.Option(False, "--morning", help="What the queue did overnight (see `harness queue`)."),
     include_eval: bool = typer.Option(False, "--include-eval", help="Also count `harness eval` runs (left out by default)."),
+    failures: bool = typer.Option(False, "--failures", help="Not-trusted outcomes per stage, with evidence (docs/roles.md)."),
+    scorecard: bool = typer.Option(False, "--scorecard", help="Per-model scorecard; --by model or role (docs/roles.md)."),
     repo: Path | None = RepoOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Spend, trusted changes and cost per trusted change from the memory database."""
+    if failures or scorecard:
+        from harness.commands.roles import roles_report
+
+        return roles_report(failures, by, since, json_out, repo, config)
     if morning:
         from harness.commands.queue import morning as morning_report
 
