@@ -9,7 +9,6 @@ for a request too large for one change, ordered steps with dependencies.
 from __future__ import annotations
 
 import io
-import json
 import posixpath
 import re
 import tarfile
@@ -195,8 +194,3 @@ def make_plan(meter: Meter, name: str, client: ModelClient, request: str, repo: 
                 results.append(ToolResult(call_id=call.id, content=f"error: {problem}", is_error=True))
         messages.append(Message(role="tool", tool_results=results))
     raise ModelProtocolError(f"planner {name} gave no usable plan: {problem}")
-
-
-def plan_json(plan: Plan) -> str:
-    """The plan as stored in memory."""
-    return json.dumps(plan.model_dump(), sort_keys=True)
