@@ -46,7 +46,7 @@ def scenario(steps: int) -> tuple[dict[str, str], list[dict]]:
     return files, [*calls, tool("finish", summary="done")]
 
 
-def measure(provider: str, label: str, rule: object, steps: int, tmp: Path) -> dict[str, float]:
+def measure(provider: str, label: str, rule: object, steps: int, tmp: Path, context: str) -> dict[str, float]:
     """One session; prefix shares from the recorded request bodies, usage and cost from memory."""
     from tests.cache_support import CHARS_PER_TOKEN, CachingFake, canonical_prompt, common_prefix, run_session
     from tests.fake_models import reply
@@ -56,7 +56,7 @@ def measure(provider: str, label: str, rule: object, steps: int, tmp: Path) -> d
     work.mkdir()
     with CachingFake() as fake:
         fake.script(provider, *[reply(c) for c in calls])
-        outcome = run_session(provider, fake.url, work, steps, rule, files)  # type: ignore[arg-type]
+        outcome = run_session(provider, fake.url, work, steps, rule, files, context)  # type: ignore[arg-type]
         prompts = [canonical_prompt(provider, body) for body in fake.requests[provider]]
     if not outcome.finished or len(prompts) != steps:
         raise SystemExit(f"{provider} {label}: session did not run {steps} steps ({outcome.stop_reason})")
@@ -82,18 +82,22 @@ def main() -> None:
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     # The fake server and in-memory sandbox live with the tests; make the repo root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from harness.context import build_context
     from harness.elision import ElisionRule
 
+    # A real prefix: the skills index and a 1,024-token repo map of this repository.
+    context = build_context(Path(__file__).resolve().parents[1], "make the cache benchmark faster", [], None).text
+
     settings = [("none", None), ("default", ElisionRule()), ("every step", ElisionRule(max_chars=0))]
-    print(f"{args.steps}-step implementer session through the real SDKs; prefix = unchanged prefix of the "
-          "previous request, steps 2..N")
+    print(f"{args.steps}-step implementer session through the real SDKs, {len(context):,}-character context "
+          "(skills index + repo map); prefix = unchanged prefix of the previous request, steps 2..N")
     print(f"{'provider':<10} {'elision':<18} {'prefix share':>12} {'min (step)':>12} {'tokens sent':>12} "
           f"{'cache hit':>10} {'cost $':>9}")
     results: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="harness-cache-bench-") as tmp:
         for provider in ("anthropic", "openai"):
             for label, rule in settings:
-                r = measure(provider, label.replace(" ", "-"), rule, args.steps, Path(tmp))
+                r = measure(provider, label.replace(" ", "-"), rule, args.steps, Path(tmp), context)
                 results[(provider, label)] = r
                 print(f"{provider:<10} {label:<18} {r['share']:>12.1%} {r['min_share']:>7.1%} ({r['min_step']:>2}) "
                       f"{r['tokens']:>12,.0f} {r['hit']:>10.1%} {r['cost']:>9.4f}")
