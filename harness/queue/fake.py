@@ -70,6 +70,9 @@ def fake_step(memory_db: Path, calls: int = 3, latency_s: float = 0.0) -> Step:
             meter = Meter(memory, run_id, budgets, {"fake": FAKE_PRICES}, lease.job.max_cost, ledger=ctx.ledger)
             model = FakeModel(latency_s)
             status, reason = "trusted", "fake work done"
+            if saved.fake_calls_done:
+                # As the pipeline re-reports its resumed candidate: a later retry finds this run.
+                ctx.save(saved.model_copy(update={"run_id": run_id}))
             try:
                 for n in range(saved.fake_calls_done, calls):
                     meter.call("implementer" if n < calls - 1 else "reviewer", "fake", model, FAKE_REQUEST)

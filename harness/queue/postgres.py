@@ -178,8 +178,7 @@ class PostgresQueue:
             stalled = self.db.execute(_q("select_stalled_jobs_by_heartbeat"), {
                 "queue": QUEUE, "task_name": None, "seconds_since_heartbeat": self.lease_s}).fetchall()
             for row in stalled:
-                self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled",
-                                (row["id"],))
+                # Open holds of the lost worker stay at their worst case (the call may have been billed).
                 tried = row["attempts"] + 1
                 if tried >= self.max_attempts:
                     outcome = Outcome(state="failed", status="error", reason=f"its worker was lost {tried} times")
@@ -219,7 +218,6 @@ class PostgresQueue:
             job_id = int(lease.job.id)
             self.db.execute(_q("finish_job"), {"job_id": job_id, "status": _END[outcome.state], "delete_job": False})
             self._upsert(job_id, outcome_json=outcome.model_dump_json(), finished_at=utcnow())
-            self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled", (job_id,))
             return True
 
     def requeue(self, lease: Lease, note: str) -> bool:
@@ -232,7 +230,6 @@ class PostgresQueue:
                                               "new_queue_name": None, "new_lock": None})
             self.db.execute("UPDATE procrastinate_jobs SET attempts = attempts - 1 WHERE id = %s", (job_id,))
             self._upsert(job_id, note=note)
-            self.db.execute("UPDATE harness_queue_holds SET amount = 0 WHERE job_id = %s AND NOT settled", (job_id,))
             return True
 
     def save_checkpoint(self, lease: Lease, checkpoint: Checkpoint) -> None:

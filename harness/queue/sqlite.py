@@ -155,9 +155,8 @@ class SqliteQueue:
         with self._write() as db:
             for row in db.execute("SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires < ?",
                                   (_iso(now),)).fetchall():
-                # Release a lost worker's open holds (no answer, no bill) but keep the rows: if it was
-                # only slow, not dead, its late settle still charges the real cost.
-                db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (row["id"],))
+                # A lost worker's open holds stay at their worst case: its call may have reached the
+                # provider and been billed. If the worker was only slow, its late settle fixes the amount.
                 if row["attempts"] >= self.max_attempts:
                     outcome = Outcome(state="failed", status="error",
                                       reason=f"its worker was lost {row['attempts']} times")
@@ -189,7 +188,6 @@ class SqliteQueue:
                              "WHERE id = ? AND state = 'running' AND lease_token = ?",
                              (outcome.state, outcome.model_dump_json(), _iso(utcnow()), int(lease.job.id),
                               lease.token))
-            db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
             return cur.rowcount == 1
 
     def requeue(self, lease: Lease, note: str) -> bool:
@@ -198,7 +196,6 @@ class SqliteQueue:
             cur = db.execute("UPDATE jobs SET state = 'queued', note = ?, attempts = attempts - 1, "
                              "lease_token = NULL WHERE id = ? AND state = 'running' AND lease_token = ?",
                              (note, int(lease.job.id), lease.token))
-            db.execute("UPDATE holds SET amount = 0 WHERE job_id = ? AND settled = 0", (int(lease.job.id),))
             return cur.rowcount == 1
 
     def save_checkpoint(self, lease: Lease, checkpoint: Checkpoint) -> None:

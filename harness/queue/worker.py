@@ -28,8 +28,7 @@ class JobLedger:
 
     def reserve(self, worst_case: Decimal) -> None:
         """Hold `worst_case` or raise CallRefused (cap reached, job cancelled, lease lost)."""
-        # A previous call that raised without an answer was never billed: its hold is released.
-        self._release()
+        self.release()
         try:
             self._hold = self.backend.reserve(self.lease, self.night, self.cap, worst_case)
         except CallRefused as exc:
@@ -43,7 +42,8 @@ class JobLedger:
             self._hold = None
             self.charged += actual
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Drop an open hold: its call raised without an answer, which providers do not bill."""
         if self._hold is not None:
             self.backend.settle(self._hold, Decimal(0))
             self._hold = None
@@ -143,6 +143,7 @@ class Pool:
         finally:
             done.set()
             beat.join()
+        ledger.release()
         self._record(backend, lease, ledger, outcome)
 
     def _record(self, backend: QueueBackend, lease: Lease, ledger: JobLedger, outcome: Outcome) -> None:
