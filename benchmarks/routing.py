@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from harness.cascade import DetectionModel  # noqa: E402
-from harness.replay import BenchRun, BenchTask, load, replay  # noqa: E402
+from harness.replay import DEFAULT_BUDGET_FRACTION, BenchRun, BenchTask, load, replay  # noqa: E402
 from harness.router import RoutingPolicy  # noqa: E402
 
 
@@ -66,14 +66,14 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default="/work/shared/routing-bench/dev", type=Path)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--value", type=float, default=RoutingPolicy().value_usd)
-    parser.add_argument("--budget-fraction", type=float, default=None)
+    parser.add_argument("--budget-fraction", type=float, default=DEFAULT_BUDGET_FRACTION, help="0: use --value")
     parser.add_argument("--flagged-last", choices=("resolved", "unresolved"), default="resolved")
     parser.add_argument("--true-difficulty", action="store_true")
     parser.add_argument("--upper-bound", action="store_true")
     args = parser.parse_args()
     tasks, runs = load(args.data / "tasks.jsonl", args.data / "runs.jsonl")
     detection = DetectionModel(flagged_last_succeeds=args.flagged_last == "resolved")
-    policy = RoutingPolicy(value_usd=args.value, budget_fraction=args.budget_fraction)
+    policy = RoutingPolicy(value_usd=args.value, budget_fraction=args.budget_fraction or None)
     sampled, expected, pct, exp_pct = [], [], [], []
     best_name, best_cost = "", Decimal(0)
     for seed in range(args.seeds):

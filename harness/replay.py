@@ -25,6 +25,11 @@ from harness.errors import UsageError
 from harness.router import Candidate, RoutingPolicy, plan_route
 
 
+# The benchmark's default policy: the most likely plan expected to cost at most this fraction of the
+# most likely single model (per task bucket, learned on the training folds); docs/routing.md has the numbers.
+DEFAULT_BUDGET_FRACTION = 0.4
+
+
 class BenchTask(Record):
     """One line of tasks.jsonl."""
 

@@ -149,11 +149,11 @@ def bench_routing(
     review_cost: float = typer.Option(0.02, "--review-cost", min=0.0, help="Dollars added per attempt for review."),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave a run out (repeatable)."),
     value: float = typer.Option(7.0, "--value", min=0.01,
-                                help="Dollars one more trusted change is worth (the policy's success price)."),
-    budget_fraction: float | None = typer.Option(
-        None, "--budget-fraction", min=0.01,
-        help="Instead of --value: the most likely plan expected to cost at most this fraction of the "
-             "most likely single model (learned on the training folds)."),
+                                help="With --budget-fraction 0: dollars one more trusted change is worth."),
+    budget_fraction: float = typer.Option(
+        0.4, "--budget-fraction", min=0.0,
+        help="The policy: the most likely plan expected to cost at most this fraction of the most likely "
+             "single model (learned on the training folds); 0 = use the --value trade-off instead."),
     flagged_last: str = typer.Option(
         "resolved", "--flagged-last",
         help="A correct last attempt wrongly flagged: 'resolved' (the correct patch is delivered, marked not "
@@ -175,7 +175,7 @@ def bench_routing(
                         detection=DetectionModel(recall=detect_recall, false_alarm=false_alarm,
                                                  review_cost_usd=review_cost,
                                                  flagged_last_succeeds=flagged_last == "resolved"),
-                        policy=RoutingPolicy(value_usd=value, budget_fraction=budget_fraction),
+                        policy=RoutingPolicy(value_usd=value, budget_fraction=budget_fraction or None),
                         true_difficulty=true_difficulty)
     except HarnessError as exc:
         raise _fail(exc) from None
