@@ -77,9 +77,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="implementer steps in the session")
     args = parser.parse_args()
-    # A sibling script may shadow a stdlib module (benchmarks/queue.py vs `queue`): drop this directory.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     # The fake server and in-memory sandbox live with the tests; make the repo root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from harness.context import build_context

@@ -166,9 +166,6 @@ def main() -> None:
     parser.add_argument("--image", default="harness-sandbox:latest")
     parser.add_argument("--stages", action="store_true", help="print harness do's progress lines with times")
     args = parser.parse_args()
-    # A sibling script may shadow a stdlib module (benchmarks/queue.py vs `queue`): drop this directory.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
 
     bare = statistics.median(time_bare(args.image) for _ in range(args.repeat))
     runs = [time_harness(args.image, args.stages and i == 0) for i in range(args.repeat)]

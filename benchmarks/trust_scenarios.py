@@ -2,7 +2,6 @@
 changes it wrongly blocks.
 
 Usage: .venv/bin/python -m benchmarks.trust_scenarios [--only NAME] [--json]
-(run as a module: a script run as a file gets benchmarks/ first on sys.path, where queue.py shadows the stdlib)
 
 Every scenario runs the real pipeline (`harness.pipeline.do`: Docker sandbox, base/head tests,
 evidence runs, guards, git, SQLite) on a small sample repo, with SCRIPTED models (the `scripted`

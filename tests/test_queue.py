@@ -104,7 +104,10 @@ def test_killed_worker_job_is_retried_and_finishes_once(queue_config: QueueConfi
         while b.checkpoint(job_id) is None:  # the implementer's two calls are done; the review call is next
             assert time.monotonic() < deadline, victim.stderr.read() if victim.poll() is not None else "no progress"
             time.sleep(0.05)
-        time.sleep(0.2)  # the review call (0.6 s) is in flight
+        # Kill only once the review call's worst case is held: the call (0.6 s) is then in flight.
+        while b.night_spend(night_of(utcnow())) < 2 * CALL_COST + CALL_WORST_CASE:
+            assert time.monotonic() < deadline, "the review call never started"
+            time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         assert b.get(job_id).state == "running"  # the dead worker still holds the lease

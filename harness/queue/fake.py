@@ -1,6 +1,6 @@
 """A fast fake job step: real Meter, ledger, memory and checkpoints; a scripted in-process model.
 
-Used by the queue tests and benchmarks/queue.py where the Docker pipeline would only add minutes.
+Used by the queue tests and benchmarks/queue_throughput.py where the Docker pipeline would only add minutes.
 Run as `python -m harness.queue.fake ...` to get a worker process that a test can kill -9.
 """
 

@@ -1,6 +1,6 @@
 """Queue throughput (workers 1/2/4, SQLite and PostgreSQL) and crash safety under repeated kill -9.
 
-Usage: .venv/bin/python benchmarks/queue.py [--jobs 200] [--calls 3] [--latency 0.02] [--kill-every 1.5]
+Usage: .venv/bin/python benchmarks/queue_throughput.py [--jobs 200] [--calls 3] [--latency 0.02] [--kill-every 1.5]
 Each job is the fake step (harness/queue/fake.py): `--calls` scripted model calls of `--latency`
 seconds each, through the real Meter, the shared ledger, memory and checkpoints; no Docker.
 PostgreSQL runs on a throwaway local server (tests/queue_support.py) with durable settings.
