@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
 # The PR-job files (issue 6); other example workflows are schema-checked here and audited by their owners.
-PR_JOB_FILES = [ACTION, *(ROOT / "examples" / "github" / name for name in ("review-pr.yml", "do-on-comment.yml"))]
+PR_JOB_FILES = [ACTION, *(ROOT / "examples" / "github" / name for name in ("review-pr.yml", "do-on-comment.yml",
+                                                                                 "nightly-queue.yml"))]
 BIN = Path(sys.executable).parent
 
 
