@@ -14,7 +14,6 @@ away. Where a group has no outcome for a model, the model's smoothed rate fills 
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import permutations
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -119,6 +119,11 @@ class MemoryConfig(Section):
 
     path: str = "memory/harness.db"
 
+    def file_in(self, repo: Path) -> Path:
+        """The database file for a repository (not created)."""
+        path = Path(self.path)
+        return path if path.is_absolute() else repo / path
+
 
 class QueueConfig(Section):
     """The background queue (`harness queue`): where jobs live, the nightly cap, leases."""

@@ -10,8 +10,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from harness.records import CallLog, Finding, Review, TestComparison
 from harness.secrets import redact, secret_env_values
+from harness.sqlitedb import migrate, write_transaction
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -244,25 +244,12 @@ class Memory:
         """Close the connection."""
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Group writes; BEGIN IMMEDIATE takes the write lock up front to avoid upgrade deadlocks."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Group writes in one BEGIN IMMEDIATE transaction."""
+        return write_transaction(self.db)
 
     def _migrate(self) -> None:
-        with self.transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+        migrate(self.db, MIGRATIONS)
 
     @property
     def schema_version(self) -> int:

@@ -27,7 +27,7 @@ from harness.lessons import Grounding
 from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
 from harness.router import RoutePlan, outcome_stats, plan_route
-from harness.attribution import RunFacts, attribute_run
+from harness.attribution import attribute_run
 from harness.policy import RestrictedContent, apply_policy, guard_client
 from harness.roles import Roles, risk_receipt
 from harness.scorecard import ObservedClient, SelfCheck, score_task
@@ -58,8 +58,7 @@ class DoOptions(Record):
 
 def memory_path(repo: Path, config: HarnessConfig) -> Path:
     """The memory database for a repo; its folder ignores itself so the user's tree stays clean."""
-    path = Path(config.memory.path)
-    path = path if path.is_absolute() else repo / path
+    path = config.memory.file_in(repo)
     if not path.parent.exists():
         path.parent.mkdir(parents=True)
         (path.parent / ".gitignore").write_text("*\n")

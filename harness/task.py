@@ -6,7 +6,6 @@ Revision rounds stay inside the same container and the same implementer conversa
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from unidiff import PatchSet
 

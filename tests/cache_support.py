@@ -17,7 +17,6 @@ from harness.agent import AgentOutcome, ImplementerSession
 from harness.budget import Meter
 from harness.config import AgentConfig, BudgetsConfig, ModelConfig
 from harness.elision import ElisionRule
-from harness.errors import PathOutsideRepo
 from harness.memory import Memory
 from harness.models.base import build_client
 from harness.models.pricing import Prices

@@ -167,6 +167,7 @@ def test_cancel_and_not_before(queue_config: QueueConfig, tmp_path: Path) -> Non
     with backend(queue_config, tmp_path) as b:
         states = {j.request: j.state for j in b.jobs()}
     assert states == {"now": "done", "cancelled": "cancelled", "later": "queued", "past": "done"}
+    assert later.id not in summary.jobs
     assert {r for r, _s, _c in memory_calls(tmp_path)} == {"now", "past"}
 
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from harness.cascade import DetectionModel
+from harness.cli import build_app
 from harness.errors import UsageError
 from harness.replay import expectation, folds_of, load, replay, walk
 from harness.router import RoutingPolicy
@@ -132,33 +132,20 @@ def test_bad_input_is_a_usage_error(tmp_path: Path) -> None:
         load(tasks, bad)
 
 
-def _app() -> typer.Typer:
-    from harness.commands.routing import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
-
-
 def test_cli_json_and_errors(tmp_path: Path) -> None:
     tasks, runs = write_dataset(tmp_path)
     args = ["bench", "routing", "--tasks", str(tasks), "--runs", str(runs), "--json",
             "--detect-recall", "1", "--false-alarm", "0", "--review-cost", "0"]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["router"]["resolved"] == 9 and Decimal(data["router"]["cost_usd"]) == Decimal("4.10")
     assert data["oracle"]["resolved"] == 9 and data["best_single"] == "B"
     assert data["detection"]["flagged_last_succeeds"] is True
-    bad = CliRunner().invoke(_app(), [*args, "--flagged-last", "maybe"])
+    bad = CliRunner().invoke(build_app(), [*args, "--flagged-last", "maybe"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --flagged-last")
-    table = CliRunner().invoke(_app(), args[:-7])
+    table = CliRunner().invoke(build_app(), args[:-7])
     assert table.exit_code == 0 and "router" in table.stdout and "oracle" in table.stdout
-    missing = CliRunner().invoke(_app(), ["bench", "routing", "--tasks", str(tmp_path / "no.jsonl"), "--runs", str(runs)])
+    missing = CliRunner().invoke(build_app(), ["bench", "routing", "--tasks", str(tmp_path / "no.jsonl"), "--runs", str(runs)])
     assert missing.exit_code == 2
     assert missing.stderr.startswith("error: cannot read") and "Traceback" not in missing.output

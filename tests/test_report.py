@@ -7,10 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from harness.cli import build_app
 from harness.errors import UsageError
 from harness.memory import Memory
 from harness.records import Usage
@@ -154,35 +154,22 @@ def test_terminal_and_html(db: Path) -> None:
     assert "https://" not in html
 
 
-def _app() -> typer.Typer:
-    from harness.commands.routing import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
-
-
 def test_cli(db: Path, tmp_path: Path) -> None:
     (tmp_path / "harness.toml").write_text(TOML)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--json", "--since", "2025-01-01",
+    result = CliRunner().invoke(build_app(), ["report", "--repo", str(tmp_path), "--json", "--since", "2025-01-01",
                                          "--html", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert Decimal(data["total"]["spend_usd"]) == Decimal("1.281")
     assert Decimal(data["total"]["cost_per_trusted_usd"]) == Decimal("0.6405")
     assert "<svg" in out.read_text()
-    bad = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--since", "last tuesday"])
+    bad = CliRunner().invoke(build_app(), ["report", "--repo", str(tmp_path), "--since", "last tuesday"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --since")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "harness.toml").write_text(TOML)
-    none = CliRunner().invoke(_app(), ["report", "--repo", str(empty)])
+    none = CliRunner().invoke(build_app(), ["report", "--repo", str(empty)])
     assert none.exit_code == 2 and "no memory database" in none.stderr
 
 
@@ -199,8 +186,8 @@ def test_eval_runs_are_left_out_unless_asked(db: Path, tmp_path: Path) -> None:
     assert (everything.total.spend_usd, everything.total.attempts, everything.total.trusted) == (Decimal("2.781"), 5, 3)
     assert rows(everything)["cheap"] == (Decimal("1.051"), 7, 3, 2, Decimal("0.525500"))
     (tmp_path / "harness.toml").write_text(TOML)
-    plain = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--json"])
-    both = CliRunner().invoke(_app(), ["report", "--repo", str(tmp_path), "--json", "--include-eval"])
+    plain = CliRunner().invoke(build_app(), ["report", "--repo", str(tmp_path), "--json"])
+    both = CliRunner().invoke(build_app(), ["report", "--repo", str(tmp_path), "--json", "--include-eval"])
     assert Decimal(json.loads(plain.stdout)["total"]["spend_usd"]) == Decimal("2.281")
     assert json.loads(both.stdout)["include_eval"] is True
     assert Decimal(json.loads(both.stdout)["total"]["spend_usd"]) == Decimal("2.781")

@@ -6,11 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from harness.cascade import Outcome, OutcomeStats
 from harness.classify import Classification
+from harness.cli import build_app
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, PriceUnknownError
 from harness.memory import Memory
@@ -199,22 +199,9 @@ def test_outcome_stats_from_memory(tmp_path: Path) -> None:
     assert stats.review_cost_usd == pytest.approx(0.015)  # $0.06 of review over 4 attempts
 
 
-def _app() -> typer.Typer:
-    from harness.commands.routing import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
-
-
 def test_route_json_schema(tmp_path: Path) -> None:
     (tmp_path / "harness.toml").write_text(TOML)
-    result = CliRunner().invoke(_app(), ["route", "Fix the crash in parser.py", "--json", "--repo", str(tmp_path)])
+    result = CliRunner().invoke(build_app(), ["route", "Fix the crash in parser.py", "--json", "--repo", str(tmp_path)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == {"implementer", "reviewer", "cascade", "reviewers", "classification", "candidates",
@@ -231,7 +218,7 @@ def test_route_json_schema(tmp_path: Path) -> None:
 
 def test_route_bad_forced_model_is_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "harness.toml").write_text(TOML)
-    result = CliRunner().invoke(_app(), ["route", "x", "--implementer", "nope", "--repo", str(tmp_path)])
+    result = CliRunner().invoke(build_app(), ["route", "x", "--implementer", "nope", "--repo", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output

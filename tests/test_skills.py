@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from harness.commands.skills import register
+from harness.cli import build_app
 from harness.errors import ConfigError
 from harness.skills import (
     LOAD_SKILL_TOOL,
@@ -151,27 +150,16 @@ def test_builtin_skills_parse_and_match_folders():
     assert "writing-focused-tests" in skills
 
 
-def cli_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Root callback so `skills` stays a sub-command."""
-
-    register(app)
-    return app
-
-
 def test_cli_list_and_show(places, monkeypatch):
     monkeypatch.setenv("HARNESS_SKILLS_DIR", str(places["user"]))
     write_skill(places["repo-harness"], "repo-only", "Only in this repo.", body="Do the repo thing.\n")
     runner = CliRunner()
-    listed = runner.invoke(cli_app(), ["skills", "list", "--repo", str(places["root"])])
+    listed = runner.invoke(build_app(), ["skills", "list", "--repo", str(places["root"])])
     assert listed.exit_code == 0, listed.output
     line = next(line for line in listed.output.splitlines() if line.startswith("repo-only"))
     assert "[repo-harness] Only in this repo." in line
     assert "writing-focused-tests" in listed.output
-    shown = runner.invoke(cli_app(), ["skills", "show", "repo-only", "--repo", str(places["root"])])
+    shown = runner.invoke(build_app(), ["skills", "show", "repo-only", "--repo", str(places["root"])])
     assert shown.exit_code == 0
     assert "Do the repo thing." in shown.output
 
@@ -179,12 +167,12 @@ def test_cli_list_and_show(places, monkeypatch):
 def test_cli_errors_are_one_line_with_exit_code(places, monkeypatch):
     monkeypatch.setenv("HARNESS_SKILLS_DIR", str(places["user"]))
     runner = CliRunner()
-    unknown = runner.invoke(cli_app(), ["skills", "show", "nope", "--repo", str(places["root"])])
+    unknown = runner.invoke(build_app(), ["skills", "show", "nope", "--repo", str(places["root"])])
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith("error: unknown skill 'nope'")
     bad = places["user"] / "broken" / "SKILL.md"
     bad.parent.mkdir(parents=True)
     bad.write_text("---\nname: broken\n---\n")
-    listed = runner.invoke(cli_app(), ["skills", "list", "--repo", str(places["root"])])
+    listed = runner.invoke(build_app(), ["skills", "list", "--repo", str(places["root"])])
     assert listed.exit_code == 2
     assert listed.stderr.strip().splitlines() == [f"error: {bad}: front matter needs a non-empty string `description`"]

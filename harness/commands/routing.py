@@ -7,32 +7,11 @@ from pathlib import Path
 
 import typer
 
+from harness.commands.common import fail, repo_root
 from harness.errors import HarnessError, UsageError
 
 RepoOption = typer.Option(None, "--repo", help="Target repository (default: the git root above the current directory).")
 ConfigOption = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root).")
-
-
-def _fail(exc: HarnessError) -> typer.Exit:
-    """Print a one-line error and return the Exit to raise (never a traceback on bad input)."""
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(exc.exit_code)
-
-
-def _repo_root(repo: Path | None) -> Path:
-    """The given repo, else the nearest directory holding .git, else the current directory."""
-    if repo is not None:
-        return repo
-    here = Path.cwd()
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return here
-
-
-def _memory_path(repo: Path, config_path: str) -> Path:
-    path = Path(config_path)
-    return path if path.is_absolute() else repo / path
 
 
 def route(
@@ -51,9 +30,9 @@ def route(
     from harness.router import outcome_stats, plan_route
 
     try:
-        root = _repo_root(repo)
+        root = repo_root(repo)
         cfg = load_config(find_config(root, config))
-        db_path = _memory_path(root, cfg.memory.path)
+        db_path = cfg.memory.file_in(root)
         stats, history = OutcomeStats(), []
         if db_path.is_file():  # route only reads: never create a database as a side effect
             with Memory(db_path) as memory:
@@ -61,7 +40,7 @@ def route(
         classification = train_classifier(history).classify(request, root)
         plan = plan_route(classification, cfg, stats, force_implementer=implementer, force_reviewer=reviewer)
     except HarnessError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo(plan.model_dump_json(indent=2))
         return
@@ -113,9 +92,9 @@ def report(
     from harness.report_html import render_html
 
     try:
-        root = _repo_root(repo)
+        root = repo_root(repo)
         cfg = load_config(find_config(root, config))
-        db_path = _memory_path(root, cfg.memory.path)
+        db_path = cfg.memory.file_in(root)
         if not db_path.is_file():
             raise UsageError(f"no memory database at {db_path} (nothing has been recorded yet)")
         with Memory(db_path) as memory:
@@ -126,7 +105,7 @@ def report(
             except OSError as exc:
                 raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
     except HarnessError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo(ledger.model_dump_json(indent=2))
         return
@@ -178,7 +157,7 @@ def bench_routing(
                         policy=RoutingPolicy(value_usd=value, budget_fraction=budget_fraction or None),
                         true_difficulty=true_difficulty)
     except HarnessError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return
@@ -210,7 +189,7 @@ def eval_command(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def body() -> EvalReport:
-        root = _repo_root(repo)
+        root = repo_root(repo)
         config_path, cfg = config_for(root, config)
         cap = Decimal(str(max_cost)) if max_cost is not None else None
         return evaluate(model, root, config_path, cfg, tasks, cap, Progress(quiet=quiet, console=console))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.queue.backend import CallRefused
 from harness.queue.records import Checkpoint, Job, JobSpec, Lease, Outcome, utcnow
+from harness.sqlitedb import migrate, write_transaction
 
 # The queue file has its own schema version (PRAGMA user_version), separate from memory's.
 MIGRATIONS: list[str] = [
@@ -69,12 +70,7 @@ class SqliteQueue:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+        migrate(self.db, MIGRATIONS)
 
     def __enter__(self) -> SqliteQueue:
         return self
@@ -86,16 +82,8 @@ class SqliteQueue:
         """Close the connection."""
         self.db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE: take the write lock before reading, so check-then-write is atomic.
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self.db)
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
