@@ -86,6 +86,8 @@ def test_review_posts_inline_on_diff_lines_and_one_sticky_summary(repo: Path, fa
     assert gh.statuses[-1]["target_url"] == summary["html_url"]
     # The reviewer was the configured one (claude): the PR was written by a person.
     assert len(fake.requests["anthropic"]) == 1 and fake.requests["openai"] == []
+    # Grounded like `harness do`: the reviewer sees the repo's own code near the change.
+    assert "own patterns near the change" in json.dumps(fake.requests["anthropic"][0]["messages"])
     assert "[REDACTED]" in json.dumps([c["body"] for c in gh.review_comments])
     assert_no_token(done, gh, repo)
 

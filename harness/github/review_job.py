@@ -18,7 +18,13 @@ from harness.candidate import candidate_diff, mark_base
 from harness.config import HarnessConfig
 from harness.decide import decide
 from harness.errors import (
-    BudgetExceeded, ConfigError, GitError, HarnessError, ModelProtocolError, ProviderUnavailable, SandboxError,
+    BudgetExceeded,
+    ConfigError,
+    GitError,
+    HarnessError,
+    ModelProtocolError,
+    ProviderUnavailable,
+    SandboxError,
     UsageError,
 )
 from harness.guards import GuardContext
@@ -27,10 +33,16 @@ from harness.models.base import ModelClient, build_client
 from harness.pipeline import all_prices, memory_path, record_task
 from harness.records import Finding, Record, Review, TestComparison
 from harness.review import review_diff, review_prompt
+from harness.review_context import build_review_context
 from harness.router import candidates_from_config, pick_reviewer
 from harness.sandbox.docker import DockerSandbox
 from harness.secrets import redact, secret_env_values
-from harness.task import TaskResult, apply_saved_candidate, check_candidate, run_base_tests
+from harness.task import (
+    TaskResult,
+    apply_saved_candidate,
+    check_candidate,
+    run_base_tests,
+)
 
 # The trailer harness writes into its commits (see receipt._commit_message).
 _HARNESS_TRAILER = re.compile(r"^harness run: \S+", re.MULTILINE)
@@ -180,7 +192,9 @@ def _evaluate(target: DiffToReview, config: HarnessConfig, meter: Meter, memory:
                                             GuardContext(request=target.request), on_stage)
         task = task.model_copy(update={"tests": tests, "guards": guards})
         on_stage("review", reviewer)
-        prompt = review_prompt(target.request, diff, tests, guards, [], "")
+        # Grounded like `harness do`: sibling code and tests from the base, each cited by path:line.
+        prompt = review_prompt(target.request, diff, tests, guards, [],
+                               build_review_context(archive, diff, config.guards))
         review = review_diff(meter, reviewer, client, prompt, 1, config.review.max_findings,
                              task_id, config.models[reviewer].max_output_tokens)
         # A model may echo a secret it saw in the diff: nothing key-like reaches memory or comments.
