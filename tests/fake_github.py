@@ -51,6 +51,8 @@ class FakeGitHub:
         self.reviews: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
         self.created_pulls: list[dict[str, Any]] = []
+        self.labels: dict[int, list[str]] = {}
+        self.review_requests: list[dict[str, Any]] = []
         self.permissions: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
@@ -130,6 +132,12 @@ class FakeGitHub:
             if user not in self.permissions:
                 return 404, {"message": f"{user} is not a user"}
             return 200, {"permission": self.permissions[user], "user": {"login": user}}
+        if (m := re.fullmatch(r"/issues/(\d+)/labels", rest)) and method == "POST":
+            self.labels.setdefault(int(m.group(1)), []).extend(body["labels"])
+            return 200, [{"name": n} for n in self.labels[int(m.group(1))]]
+        if (m := re.fullmatch(r"/pulls/(\d+)/requested_reviewers", rest)) and method == "POST":
+            self.review_requests.append({"pull_number": int(m.group(1)), **body})
+            return 201, {"number": int(m.group(1))}
         if rest == "/pulls" and method == "POST":
             number = 100 + len(self.created_pulls)
             pr = {"number": number, "html_url": f"https://github.example/{self.repository}/pull/{number}", **body}

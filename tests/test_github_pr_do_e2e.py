@@ -109,3 +109,38 @@ def test_budget_reached_is_answered_and_no_pr_is_opened(repo: Path, fake: FakeMo
     answer = gh.issue_comments[-1]["body"]
     assert "budget reached" in answer and "no pull request opened" in answer
     assert_no_token(done, gh, repo)
+
+
+def test_high_risk_change_opens_a_labelled_draft_and_asks_the_code_owners(
+        repo: Path, fake: FakeModels, gh: FakeGitHub, remote: Path, tmp_path: Path) -> None:
+    (repo / ".github").mkdir()
+    (repo / ".github" / "CODEOWNERS").write_text("*           @maint\npayments/   @alice @octo/payments-team\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "owners")
+    git(repo, "push", "-q", str(remote), "main")
+    event = json.loads((FIXTURES / "issue_comment.json").read_text())
+    event["comment"]["body"] = ("/harness Create payments/fees.py with fee(amount) returning 2% of amount, "
+                                "tested in tests/test_fees.py")
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    gh.permissions["maint"] = "write"
+    fake.script("openai",
+                reply(tool("write_file", path="payments/fees.py", content="def fee(amount):\n    return amount * 0.02\n")),
+                reply(tool("write_file", path="payments/__init__.py", content="")),
+                reply(tool("write_file", path="tests/test_fees.py",
+                           content="from payments.fees import fee\n\n\ndef test_fee():\n    assert fee(100) == 2\n")),
+                reply(tool("finish", summary="fee() added with a test")))
+    fake.script("anthropic", review("approve", summary="fine"))
+
+    done = run_job("pr-do", repo, gh, tmp_path / "event.json", "issue_comment", "--json", **server_env(remote))
+
+    assert done.returncode == 1, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["result"]["status"] == "needs_human"
+    [pr] = gh.created_pulls
+    assert pr["draft"] is True and "needs a person" in pr["body"]
+    assert gh.labels == {pr["number"]: ["needs-human"]}
+    # The payments/ rule wins over `*` for the payments files; `*` covers the test file.
+    [asked] = gh.review_requests
+    assert asked == {"pull_number": pr["number"], "reviewers": ["alice", "maint"], "team_reviewers": ["payments-team"]}
+    assert "as a draft" in gh.issue_comments[-1]["body"]
+    assert_no_token(done, gh, repo)

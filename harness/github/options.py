@@ -24,3 +24,6 @@ class GithubConfig(BaseModel):
     status_context: str = "harness/review"
     # Inline comments per review beyond this go to the summary comment.
     max_inline_comments: int = Field(default=20, ge=0)
+    # A change the risk gate stops (`needs_human`) is opened as a draft PR with this label, and its
+    # CODEOWNERS are asked to review it.
+    needs_human_label: str = "needs-human"

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
+from harness import gitops
 from harness.config import HarnessConfig
 from harness.errors import GitError, HarnessError
 from harness.github.client import GitHub, GitHubError
+from harness.github.codeowners import owners_of, read_codeowners, review_request
 from harness.github.event import RequestEvent
 from harness.github.render import ICONS, TITLES, receipt_body, safe
 from harness.pipeline import DoOptions, do
@@ -86,6 +88,20 @@ def reply(github: GitHub, number: int, text: str, secrets: list[str]) -> None:
     github.post(f"/issues/{number}/comments", {"body": redact(f"{REPLY_MARKER}\n{text}", secrets)})
 
 
+def hand_to_people(github: GitHub, repo: Path, branch: str, number: int | None, label: str) -> None:
+    """Label a gated PR and ask the CODEOWNERS of the files it changes to review it.
+
+    The run was based on the checked-out HEAD, so ownership is read there, as GitHub reads it from
+    the PR's base branch."""
+    if number is None:
+        return
+    github.post(f"/issues/{number}/labels", {"labels": [label]})
+    changed = gitops.git(repo, "diff", "--name-only", f"HEAD...{branch}").decode().split()
+    owners = owners_of(read_codeowners(repo, "HEAD"), changed)
+    if owners:
+        github.post(f"/pulls/{number}/requested_reviewers", review_request(owners))
+
+
 def implement_request(event: RequestEvent, github: GitHub, repo: Path, config: HarnessConfig, config_path: Path,
                       remote_url: str, token: str, environ: Mapping[str, str], secrets: list[str],
                       progress: Progress) -> PrDoOutcome:
@@ -106,7 +122,8 @@ def implement_request(event: RequestEvent, github: GitHub, repo: Path, config: H
     except HarnessError as exc:
         reply(github, event.number, f"⚠️ harness could not run: {safe(redact(str(exc), secrets), 600)}", secrets)
         raise
-    if result.status != "trusted" or not result.branch:
+    gated = result.status == "needs_human" and bool(result.branch)
+    if (result.status != "trusted" and not gated) or not result.branch:
         head = f"{ICONS.get(result.status, '')} **{TITLES.get(result.status, result.status)}**, no pull request opened."
         reply(github, event.number, head + "\n\n" + receipt_body(result, event.sender, event.number), secrets)
         return PrDoOutcome(action="ran", result=result, message=result.reason)
@@ -114,12 +131,17 @@ def implement_request(event: RequestEvent, github: GitHub, repo: Path, config: H
         push_branch(repo, remote_url, result.branch, token, secrets)
         title = safe(request.strip().splitlines()[0], 72)
         pr = github.post("/pulls", {"title": title, "head": result.branch, "base": event.default_branch,
-                                    "body": redact(receipt_body(result, event.sender, event.number), secrets)})
+                                    "body": redact(receipt_body(result, event.sender, event.number), secrets),
+                                    "draft": gated})
+        if gated:
+            hand_to_people(github, repo, result.branch, (pr or {}).get("number"), config.github.needs_human_label)
     except HarnessError as exc:
         reply(github, event.number, f"⚠️ the change is trusted but could not be published: "
                                     f"{safe(redact(str(exc), secrets), 600)}", secrets)
         raise
     url = (pr or {}).get("html_url", "")
-    reply(github, event.number, f"✅ opened #{(pr or {}).get('number')} from `{result.branch}` "
-                                f"(cost ${result.cost_usd:.4f}).", secrets)
+    opened = f"opened #{(pr or {}).get('number')} from `{result.branch}` (cost ${result.cost_usd:.4f})"
+    reply(github, event.number, f"🧑‍⚖️ {opened} as a draft: its risk level needs a person to check it "
+                                f"({safe(redact(result.reason, secrets), 300)})." if gated else f"✅ {opened}.",
+          secrets)
     return PrDoOutcome(action="ran", result=result, pull_request=url, message="opened a pull request")

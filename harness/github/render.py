@@ -15,9 +15,9 @@ from harness.records import Finding, RunResult, TestComparison
 
 SUMMARY_MARKER = "<!-- harness:summary -->"
 FINDING_MARKER = re.compile(r"<!-- harness:finding:([0-9a-f]{16}) -->")
-ICONS = {"trusted": "✅", "not_trusted": "❌", "budget_exceeded": "⏸️", "error": "⚠️"}
+ICONS = {"trusted": "✅", "not_trusted": "❌", "budget_exceeded": "⏸️", "error": "⚠️", "needs_human": "🧑‍⚖️"}
 TITLES = {"trusted": "trusted", "not_trusted": "not trusted", "budget_exceeded": "budget reached",
-          "error": "could not finish"}
+          "error": "could not finish", "needs_human": "needs a person"}
 
 
 def safe(text: str, limit: int = 600) -> str:
