@@ -9,6 +9,7 @@ evidence start from a tier prior with a bounded, fading exploration bonus.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from decimal import Decimal
 from typing import Any
 
@@ -208,6 +209,29 @@ def _candidate_lines(model: CascadeModel, candidates: list[Candidate]) -> list[C
     return sorted(lines, key=lambda line: (line.cost_per_trusted_usd is None, line.cost_per_trusted_usd or 0, line.model))
 
 
+# Failures attributed to these stages say nothing about the implementer model: they are left out of
+# its estimates. A change stopped only by the risk gate passed every check, so it counts as a success.
+_NOT_THE_IMPLEMENTER = frozenset({"review", "planning", "classification", "infrastructure"})
+
+
+def _attributed_stages(memory: Any) -> dict[str, str]:
+    """Task id -> the stage its failure was attributed to (from the attributions table, if any)."""
+    try:
+        rows = memory.db.execute("SELECT task_id, stage, reason, evidence_json FROM attributions "
+                                 "WHERE task_id IS NOT NULL")
+    except sqlite3.OperationalError:  # a memory file from before failure attribution existed
+        return {}
+    stages: dict[str, str] = {}
+    for r in rows:
+        if r["stage"] == "escalation" and '"risk:' in r["evidence_json"]:  # stopped by the risk gate
+            stages[r["task_id"]] = "gated"
+        elif r["stage"] == "execution" and r["reason"].startswith("infrastructure:"):
+            stages[r["task_id"]] = "infrastructure"
+        else:
+            stages[r["task_id"]] = r["stage"]
+    return stages
+
+
 def outcome_stats(memory: Any) -> OutcomeStats:
     """Attempts from memory: each task row is one implementer attempt; its cost is every call of that task.
 
@@ -231,8 +255,10 @@ def outcome_stats(memory: Any) -> OutcomeStats:
                                        "impl": Decimal(0), "review": Decimal(0)})
         if r["cost"] is not None:
             t["review" if r["role"] == "reviewer" else "impl"] += Decimal(r["cost"])
+    blame = _attributed_stages(memory)
     outcomes = [Outcome(group=t["group"], kind=t["kind"], difficulty=t["difficulty"], model=t["model"],
-                        success=t["success"], cost_usd=float(t["impl"])) for t in tasks.values()]
+                        success=t["success"] or blame.get(tid) == "gated", cost_usd=float(t["impl"]))
+                for tid, t in tasks.items() if t["success"] or blame.get(tid) not in _NOT_THE_IMPLEMENTER]
     review_total = sum((t["review"] for t in tasks.values()), Decimal(0))
     review = float(review_total / len(tasks)) if tasks else None
     return OutcomeStats(outcomes=outcomes, review_cost_usd=review)

@@ -249,3 +249,26 @@ def test_cascade_search_matches_estimate_and_budget_choice() -> None:
     estimates = list(found.values())
     assert choose(estimates, 7.0, 10.0, budget_fraction=0.6).cascade == ["A", "B"]
     assert choose(estimates, 7.0, 10.0, budget_fraction=0.2).cascade == ["A"]
+
+
+def test_failures_not_caused_by_the_implementer_do_not_count_against_it(tmp_path: Path) -> None:
+    from harness.attribution import record_attribution
+    from harness.router import outcome_stats
+
+    with Memory(tmp_path / "m.db") as memory:
+        blames = {"execution": "the change broke things", "review": "the reviewer raised a false positive",
+                  "infra": "infrastructure: sandbox failed", "gate": "payments/ needs a human"}
+        ids = {}
+        for name, reason in blames.items():
+            run = memory.start_run("do", "/r", f"request {name}", "base")
+            task = memory.start_task(run, f"request {name}", "cheap", "strong")
+            memory.finish_task(task, "not_trusted", False, reason, "")
+            stage = {"infra": "execution", "gate": "escalation"}.get(name, name)
+            evidence = [f"risk:{run}"] if name == "gate" else [f"task:{task}"]
+            record_attribution(memory, run, task, stage, reason, evidence)
+            ids[name] = task
+        stats = outcome_stats(memory)
+    by_group = [(o.model, o.success) for o in stats.outcomes]
+    assert len(ids) == 4
+    # Only the implementer's own failure counts as one; the gated change counts as a success.
+    assert sorted(by_group) == [("cheap", False), ("cheap", True)]
