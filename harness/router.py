@@ -15,7 +15,16 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.cascade import CascadeModel, DetectionModel, Estimate, Outcome, OutcomeStats, Prior, Record, choose
+from harness.cascade import (
+    CascadeModel,
+    DetectionModel,
+    Estimate,
+    Outcome,
+    OutcomeStats,
+    Prior,
+    Record,
+    choose,
+)
 from harness.classify import Classification, classify
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, PriceUnknownError
