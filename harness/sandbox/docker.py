@@ -7,6 +7,8 @@ operations (exec, read, write) are plain methods. The container is removed on ev
 from __future__ import annotations
 
 import io
+import os
+import socket
 import tarfile
 import time
 from typing import Any
@@ -31,6 +33,7 @@ _CONTAINER_ENV = {"HOME": "/home/sandbox", "PYTHONDONTWRITEBYTECODE": "1", "LANG
                   "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 _GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n"
 _MAX_READ_BYTES = 10_000_000
+OWNER_LABEL = "harness.owner"
 
 
 def docker_client() -> docker.DockerClient:
@@ -52,6 +55,38 @@ def owned_by_sandbox(tar_bytes: bytes) -> bytes:
             member.uname = member.gname = SANDBOX_USER
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
     return out.getvalue()
+
+
+def owner_tag() -> str:
+    """Which process on which host created a container: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def remove_orphans(client: docker.DockerClient) -> int:
+    """Remove sandbox containers whose creating process on this host is gone (a `kill -9`ed worker
+    cannot clean up after itself). Returns how many were removed."""
+    host = socket.gethostname()
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
+        owner_host, _, pid = (container.labels.get(OWNER_LABEL) or "").rpartition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            container.remove(force=True)
+            removed += 1
+        except docker.errors.DockerException:
+            pass  # another process is removing it at the same moment
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def check_image(image: str) -> None:
@@ -89,6 +124,7 @@ class DockerSandbox:
 
     def __enter__(self) -> DockerSandbox:
         self._client = docker_client()
+        remove_orphans(self._client)
         try:
             self._client.images.get(self.image)
         except docker.errors.ImageNotFound:
@@ -103,7 +139,7 @@ class DockerSandbox:
                 memswap_limit=_parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
                 pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(_CONTAINER_ENV),
                 working_dir=self.root, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-                labels={"harness": self._label},
+                labels={"harness": self._label, OWNER_LABEL: owner_tag()},
             )
             if self._fast_exec:
                 self._start_agent()
