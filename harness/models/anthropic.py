@@ -6,8 +6,7 @@ from typing import Any
 
 import anthropic
 
-from harness.errors import ConfigError, ModelProtocolError, ProviderUnavailable
-from harness.models.base import IncompleteAnswer, retry_incomplete
+from harness.models.base import IncompleteAnswer, SdkClient
 from harness.records import Message, ModelReply, ModelRequest, ToolCall, Usage
 
 _CACHE = {"type": "ephemeral"}
@@ -48,35 +47,20 @@ def build_params(model: str, request: ModelRequest) -> dict[str, Any]:
     return params
 
 
-class AnthropicClient:
-    """A ModelClient on the official `anthropic` SDK."""
+class AnthropicClient(SdkClient):
+    """A ModelClient on the official `anthropic` SDK (streamed Messages)."""
 
     provider = "anthropic"
+    sdk = anthropic
 
     def __init__(self, model: str, api_key: str, base_url: str | None, max_retries: int, timeout_s: float,
                  http_client: Any = None):
-        self.model = model
-        self.max_retries = max_retries
-        self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
-                                           timeout=timeout_s, http_client=http_client)
-
-    def complete(self, request: ModelRequest) -> ModelReply:
-        """Stream one Messages call and return the final message as a ModelReply."""
-        return retry_incomplete(lambda: self._complete_once(request), self.max_retries, f"anthropic {self.model}")
+        super().__init__(model, anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=max_retries,
+                                                    timeout=timeout_s, http_client=http_client), max_retries)
 
     def _complete_once(self, request: ModelRequest) -> ModelReply:
-        try:
-            with self._client.messages.stream(**build_params(self.model, request)) as stream:
-                final = stream.get_final_message()
-        except anthropic.AuthenticationError as exc:
-            raise ConfigError(f"anthropic rejected the API key for {self.model}: {exc.status_code}") from None
-        except anthropic.BadRequestError as exc:
-            raise ModelProtocolError(f"anthropic refused the request for {self.model}: {exc.status_code}") from None
-        except (anthropic.APIStatusError, anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
-            raise ProviderUnavailable(f"provider unavailable: anthropic {self.model}: {type(exc).__name__}") from None
-        except ValueError as exc:
-            # A stream cut short inside a tool input surfaces as a JSON parse error.
-            raise IncompleteAnswer(f"bad stream ({exc})") from None
+        with self._client.messages.stream(**build_params(self.model, request)) as stream:
+            final = stream.get_final_message()
         text = "".join(b.text for b in final.content if b.type == "text")
         calls = [
             ToolCall(id=b.id, name=b.name, arguments=b.input if isinstance(b.input, dict) else None,
@@ -93,6 +77,3 @@ class AnthropicClient:
             raise IncompleteAnswer("the stream ended before the message was complete", usage)
         return ModelReply(text=text, tool_calls=calls, usage=usage, stop_reason=final.stop_reason or "")
 
-    def close(self) -> None:
-        """Close the SDK's HTTP client."""
-        self._client.close()

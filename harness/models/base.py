@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.config import AgentConfig, ModelConfig
-from harness.errors import MissingKeyError, ProviderUnavailable
+from harness.errors import (
+    ConfigError,
+    MissingKeyError,
+    ModelProtocolError,
+    ProviderUnavailable,
+)
 from harness.records import ModelReply, ModelRequest, Usage
 
 
@@ -50,6 +55,45 @@ def retry_incomplete(call: Callable[[], ModelReply], retries: int, label: str) -
                 raise ProviderUnavailable(f"provider unavailable: {label}: {exc}", partial_usage=spent) from None
             time.sleep(min(8.0, 0.5 * 2**attempt))
     raise AssertionError("unreachable")
+
+
+class SdkClient:
+    """What both official SDK clients share: bounded retries of cut-short answers, one mapping of
+    SDK errors to harness errors, and closing. Subclasses set `provider`, `sdk` and `_complete_once`."""
+
+    provider: str
+    sdk: Any  # the SDK module: `anthropic` or `openai`, which name their errors alike
+
+    def __init__(self, model: str, client: Any, max_retries: int):
+        self.model = model
+        self.max_retries = max_retries
+        self._client = client
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        """One call, retried while the answer arrives cut short; SDK errors become harness errors."""
+        return retry_incomplete(lambda: self._mapped(request), self.max_retries, f"{self.provider} {self.model}")
+
+    def _mapped(self, request: ModelRequest) -> ModelReply:
+        sdk, label = self.sdk, f"{self.provider} {self.model}"
+        try:
+            return self._complete_once(request)
+        except sdk.AuthenticationError as exc:
+            raise ConfigError(f"{self.provider} rejected the API key for {self.model}: {exc.status_code}") from None
+        except sdk.BadRequestError as exc:
+            raise ModelProtocolError(f"{self.provider} refused the request for {self.model}: "
+                                     f"{exc.status_code}") from None
+        except (sdk.APIStatusError, sdk.APIConnectionError, sdk.APITimeoutError) as exc:
+            raise ProviderUnavailable(f"provider unavailable: {label}: {type(exc).__name__}") from None
+        except ValueError as exc:
+            # A stream or body cut short is not valid JSON; the SDKs do not retry that themselves.
+            raise IncompleteAnswer(f"truncated answer ({type(exc).__name__})") from None
+
+    def _complete_once(self, request: ModelRequest) -> ModelReply:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the SDK's HTTP client."""
+        self._client.close()
 
 
 def api_key_for(name: str, model: ModelConfig, environ: Mapping[str, str]) -> str:

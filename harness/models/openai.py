@@ -7,8 +7,7 @@ from typing import Any
 
 import openai
 
-from harness.errors import ConfigError, ModelProtocolError, ProviderUnavailable
-from harness.models.base import IncompleteAnswer, retry_incomplete
+from harness.models.base import IncompleteAnswer, SdkClient
 from harness.records import Message, ModelReply, ModelRequest, ToolCall, Usage
 
 
@@ -55,34 +54,19 @@ def _parse_arguments(raw: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-class OpenAIClient:
-    """A ModelClient on the official `openai` SDK."""
+class OpenAIClient(SdkClient):
+    """A ModelClient on the official `openai` SDK (Chat Completions, any compatible server)."""
 
     provider = "openai"
+    sdk = openai
 
     def __init__(self, model: str, api_key: str, base_url: str | None, max_retries: int, timeout_s: float,
                  http_client: Any = None):
-        self.model = model
-        self.max_retries = max_retries
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries,
-                                     timeout=timeout_s, http_client=http_client)
-
-    def complete(self, request: ModelRequest) -> ModelReply:
-        """One Chat Completions call as a ModelReply."""
-        return retry_incomplete(lambda: self._complete_once(request), self.max_retries, f"openai {self.model}")
+        super().__init__(model, openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries,
+                                              timeout=timeout_s, http_client=http_client), max_retries)
 
     def _complete_once(self, request: ModelRequest) -> ModelReply:
-        try:
-            response = self._client.chat.completions.create(**build_params(self.model, request))
-        except openai.AuthenticationError as exc:
-            raise ConfigError(f"openai rejected the API key for {self.model}: {exc.status_code}") from None
-        except openai.BadRequestError as exc:
-            raise ModelProtocolError(f"openai refused the request for {self.model}: {exc.status_code}") from None
-        except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError) as exc:
-            raise ProviderUnavailable(f"provider unavailable: openai {self.model}: {type(exc).__name__}") from None
-        except ValueError as exc:
-            # A body cut short is not valid JSON; the SDK does not retry that itself.
-            raise IncompleteAnswer(f"truncated answer ({type(exc).__name__})") from None
+        response = self._client.chat.completions.create(**build_params(self.model, request))
         if not response.choices:
             raise IncompleteAnswer("answer without choices")
         choice = response.choices[0]
@@ -102,6 +86,3 @@ class OpenAIClient:
         return ModelReply(text=choice.message.content or "", tool_calls=calls, usage=usage,
                           stop_reason=choice.finish_reason or "")
 
-    def close(self) -> None:
-        """Close the SDK's HTTP client."""
-        self._client.close()

@@ -37,7 +37,8 @@ class Prices(Record):
 
 
 def _table_prices(model: ModelConfig) -> Prices | None:
-    from genai_prices import Usage as GUsage, calc_price
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
 
     def per_mtok(**usage: int) -> Decimal:
         price = calc_price(GUsage(**usage), model_ref=model.model, provider_id=model.provider)
