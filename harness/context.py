@@ -25,13 +25,15 @@ class TaskContext:
         self.specs = specs
 
 
-def build_context(repo: Path, request: str, lessons: list[str], cache_dir: Path | None) -> TaskContext:
+def build_context(repo: Path, request: str, lessons: list[str], cache_dir: Path | None,
+                  map_root: Path | None = None) -> TaskContext:
     """Skills index, repo map and lessons for one request. Raises ConfigError for a broken skill."""
     skills = discover_skills(repo)
     parts = []
     if skills:
         parts.append(skills_index(skills))
-    repo_map = build_repo_map(repo, request, token_budget=REPO_MAP_TOKENS, cache_dir=cache_dir)
+    # The map shows what the sandbox holds (the base commit), not uncommitted work in the user's tree.
+    repo_map = build_repo_map(map_root or repo, request, token_budget=REPO_MAP_TOKENS, cache_dir=cache_dir)
     if repo_map.strip():
         parts.append("## Repository map\n" + repo_map)
     if lessons:

@@ -6,10 +6,14 @@ built with a throwaway index file and plumbing commands, and only `--apply` writ
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
+import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import GitError, UsageError
@@ -52,6 +56,15 @@ def is_dirty(repo: Path) -> bool:
 def archive(repo: Path, commit: str) -> bytes:
     """A tar of the tracked files at `commit`: what the sandbox gets."""
     return git(repo, "archive", "--format=tar", commit)
+
+
+@contextmanager
+def extracted(tar_bytes: bytes) -> Iterator[Path]:
+    """The files of an `archive()` tar in a temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="harness-base-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+            tar.extractall(tmp, filter="data")  # "data" refuses links and paths out of tmp
+        yield Path(tmp)
 
 
 def slugify(text: str, max_len: int = 40) -> str:

@@ -7,33 +7,33 @@ reviews and findings are in memory whatever the ending (trusted, rejected, budge
 from __future__ import annotations
 
 import os
-from functools import partial
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from harness import gitops
+from harness.attribution import attribute_run
 from harness.budget import Meter, SpendLedger
 from harness.config import HarnessConfig
 from harness.context import build_context
+from harness.decide import after_attempt
 from harness.errors import HarnessError, Interrupted, UsageError
+from harness.lessons import Grounding
 from harness.memory import Memory
 from harness.models.base import ModelClient, build_client
 from harness.models.pricing import Prices, resolve_prices
+from harness.policy import RestrictedContent, apply_policy, guard_client
 from harness.progress import Progress
-from harness.decide import after_attempt
-from harness.lessons import Grounding
 from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
-from harness.router import RoutePlan, outcome_stats, plan_route
-from harness.attribution import attribute_run
-from harness.policy import RestrictedContent, apply_policy, guard_client
 from harness.roles import Roles, risk_receipt
-from harness.scorecard import ObservedClient, SelfCheck, score_task
-from harness.steps import StepInfo, run_steps
+from harness.router import RoutePlan, outcome_stats, plan_route
 from harness.sandbox.docker import check_image
+from harness.scorecard import ObservedClient, SelfCheck, score_task
 from harness.secrets import redact, secret_env_values
+from harness.steps import StepInfo, run_steps
 from harness.task import TaskResult, TaskSetup, run_task
 
 
@@ -121,8 +121,9 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                              f"[sandbox] max_repo_mb = {config.sandbox.max_repo_mb:g}")
         grounding = Grounding(memory, str(repo), repo_tar, options.request, plan.classification.kind,
                               config.guards, config.review.max_lessons)
-        context = build_context(repo, options.request, grounding.implementer_lessons,
-                                memory_path(repo, config).parent / "cache")
+        with gitops.extracted(repo_tar) as base_tree:
+            context = build_context(repo, options.request, grounding.implementer_lessons,
+                                    memory_path(repo, config).parent / "cache", map_root=base_tree)
         run_id = memory.start_run(options.kind, str(repo), options.request, base)
         meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call,
                       ledger=ledger)

@@ -59,6 +59,7 @@ def test_prompt_injection_in_the_repo_cannot_override_a_blocking_guard(repo: Pat
 def test_dirty_tree_works_from_head_and_is_left_alone(repo: Path, fake: FakeModels) -> None:
     (repo / "calc.py").write_text((repo / "calc.py").read_text() + "\n# my unfinished work\n")
     (repo / "scratch.txt").write_text("untracked notes\n")
+    (repo / "scratch_module.py").write_text("def unfinished_helper():\n    pass\n")
     fake.script("openai", reply(FIX_ADD), reply(ADD_TEST), reply(tool("finish", summary="ok")))
     fake.script("anthropic", review("approve"))
 
@@ -69,6 +70,9 @@ def test_dirty_tree_works_from_head_and_is_left_alone(repo: Path, fake: FakeMode
     assert (repo / "calc.py").read_text().endswith("# my unfinished work\n")
     assert (repo / "scratch.txt").read_text() == "untracked notes\n"
     assert "# my unfinished work" not in git(repo, "show", f"{json.loads(done.stdout)['branch']}:calc.py")
+    # The implementer's repo map shows the base the sandbox holds, not files only in the user's tree.
+    system = fake.requests["openai"][0]["messages"][0]["content"]
+    assert "def add(" in system and "unfinished_helper" not in system
 
 
 def test_detached_head(repo: Path, fake: FakeModels) -> None:
