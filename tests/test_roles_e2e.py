@@ -183,3 +183,24 @@ def test_two_step_request_produces_two_tested_commits(repo: Path, fake: FakeMode
     assert result["review"]["verdict"] == "approve"
     kinds = [r[0] for r in db(repo).execute("SELECT kind FROM runs ORDER BY started_at")]
     assert kinds == ["do", "step", "step"]
+
+
+def test_weak_reviewer_is_followed_by_a_stronger_review_of_the_risky_hunks_only(repo: Path, fake: FakeModels) -> None:
+    # calc.py counts as medium risk here, and medium risk wants a frontier reviewer; gpt2 is mid.
+    use_config(repo, three_models(fake.url, extra='[risk]\nmedium_paths = ["calc.py"]\n'
+                                                  '[risk.medium]\nreview_tier = "frontier"\n'))
+    fake.script_model("gpt-fake", *FIXED)
+    fake.script_model("gpt-fake-2", review("approve", summary="whole diff fine"))
+    fake.script_model("claude-fake", review("approve", summary="the risky part is right"))
+
+    done = run_cli("do", REQUEST, "--json", cwd=repo)
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "trusted"
+    assert "risky hunks (claude)" in result["review"]["summary"]
+    whole, focused = json.dumps(fake.by_model["gpt-fake-2"][0]), json.dumps(fake.by_model["claude-fake"][0])
+    # The cheap reviewer saw the whole diff; the strong one only the calc.py section of it.
+    assert "def test_add" in whole and "return a + b" in whole
+    assert "return a + b" in focused and "def test_add" not in focused
+    assert "You review only the risky hunks" in focused
