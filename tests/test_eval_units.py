@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from harness.evaluate import EvalItem, _summary, past_tasks
 from harness.memory import Memory
-from harness.records import Usage
-
-
-@dataclass
-class Call:
-    role: str
-    model: str
-    cost_usd: Decimal
-    provider: str = "openai"
-    usage: Usage = field(default_factory=Usage)
-    latency_ms: int = 10
-    outcome: str = "ok"
+from tests.memory_support import call
 
 
 def test_past_tasks_are_judged_production_runs_of_this_repo_newest_first_once_each(tmp_path: Path) -> None:
     with Memory(tmp_path / "m.db") as m:
         def run(kind: str, request: str, base: str | None, status: str, repo: str = "/repo", when: str = "") -> str:
             run_id = m.start_run(kind, repo, request, base)
-            m.record_call(run_id, None, Call("implementer", "cheap", Decimal("0.25")))
+            m.record_call(run_id, None, call("implementer", "cheap", Decimal("0.25")))
             m.finish_run(run_id, status, "", {}, implementer="cheap", reviewer="strong")
             m.db.execute("UPDATE runs SET started_at = ? WHERE id = ?", (when, run_id))
             return run_id

@@ -1,7 +1,6 @@
 """The cost ledger: numbers equal a hand computation from a memory file with known calls."""
 
 import json
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,9 @@ from typer.testing import CliRunner
 from harness.cli import build_app
 from harness.errors import UsageError
 from harness.memory import Memory
-from harness.records import Usage
 from harness.report import build_ledger, render_terminal
 from harness.report_html import render_html
+from tests.memory_support import call
 
 TOML = """
 [models.cheap]
@@ -36,39 +35,28 @@ reviewer = "strong"
 """
 
 
-@dataclass
-class Call:
-    role: str
-    model: str
-    cost_usd: Decimal
-    latency_ms: int
-    provider: str = "openai"
-    usage: Usage = field(default_factory=Usage)
-    outcome: str = "ok"
-
-
 def fill(path: Path) -> None:
     """Three runs with known calls (see the hand computations in the tests)."""
     with Memory(path) as m:
         r1 = m.start_run("do", "/repo", "fix bug", None)
-        m.record_call(r1, None, Call("classifier", "cheap", Decimal("0.001"), 100))
+        m.record_call(r1, None, call("classifier", "cheap", Decimal("0.001"), 100))
         t1 = m.start_task(r1, "fix bug", "cheap", "strong", 1, "bug_fix", "<15 min fix")
-        m.record_call(r1, t1, Call("implementer", "cheap", Decimal("0.10"), 1000))
-        m.record_call(r1, t1, Call("reviewer", "strong", Decimal("0.05"), 2000))
+        m.record_call(r1, t1, call("implementer", "cheap", Decimal("0.10"), 1000))
+        m.record_call(r1, t1, call("reviewer", "strong", Decimal("0.05"), 2000))
         m.finish_task(t1, "not_trusted", False, "rejected", None)
         t2 = m.start_task(r1, "fix bug", "strong", "mid", 2, "bug_fix", "<15 min fix")
-        m.record_call(r1, t2, Call("implementer", "strong", Decimal("0.70"), 3000))
-        m.record_call(r1, t2, Call("reviewer", "mid", Decimal("0.03"), 500))
+        m.record_call(r1, t2, call("implementer", "strong", Decimal("0.70"), 3000))
+        m.record_call(r1, t2, call("reviewer", "mid", Decimal("0.03"), 500))
         m.finish_task(t2, "trusted", True, "", "diff")
         r2 = m.start_run("do", "/repo", "add feature", None)
         t3 = m.start_task(r2, "add feature", "cheap", "strong", 1, "feature", "15 min - 1 hour")
-        m.record_call(r2, t3, Call("implementer", "cheap", Decimal("0.2"), 1500))
-        m.record_call(r2, t3, Call("implementer", "cheap", Decimal("0.1"), 500))
-        m.record_call(r2, t3, Call("reviewer", "strong", Decimal("0.1"), 1000))
+        m.record_call(r2, t3, call("implementer", "cheap", Decimal("0.2"), 1500))
+        m.record_call(r2, t3, call("implementer", "cheap", Decimal("0.1"), 500))
+        m.record_call(r2, t3, call("reviewer", "strong", Decimal("0.1"), 1000))
         m.finish_task(t3, "trusted", True, "", "diff")
         r3 = m.start_run("do", "/repo", "write docs", None)
         t4 = m.start_task(r3, "write docs", "strong", "cheap", 1, "docs", "<15 min fix")
-        m.record_call(r3, t4, Call("implementer", "strong", Decimal("1.00"), 4000))
+        m.record_call(r3, t4, call("implementer", "strong", Decimal("1.00"), 4000))
         m.finish_task(t4, "not_trusted", False, "tests failed", None)
         for run, started in ((r1, "2025-01-06T10:00:00.000+00:00"), (r2, "2025-01-20T10:00:00.000+00:00"),
                              (r3, "2024-12-30T10:00:00.000+00:00")):
@@ -177,7 +165,7 @@ def test_eval_runs_are_left_out_unless_asked(db: Path, tmp_path: Path) -> None:
     with Memory(db) as m:
         run = m.start_run("eval", "/repo", "fix bug", "abc")
         task = m.start_task(run, "fix bug", "cheap", "strong", 1, "bug_fix", "<15 min fix")
-        m.record_call(run, task, Call("implementer", "cheap", Decimal("0.5"), 1000))
+        m.record_call(run, task, call("implementer", "cheap", Decimal("0.5"), 1000))
         m.finish_task(task, "trusted", True, "", "diff")
         production = build_ledger(m, by="model")
         everything = build_ledger(m, by="model", include_eval=True)

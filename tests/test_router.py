@@ -1,7 +1,6 @@
 """The router: cascade choice from outcome stats, reviewer rules, forced choices, unpriced models, CLI JSON."""
 
 import json
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from harness.cli import build_app
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, PriceUnknownError
 from harness.memory import Memory
-from harness.records import Usage
 from harness.router import RoutePlan, outcome_stats, plan_route
+from tests.memory_support import call
 
 TOML = """
 [models.cheap]
@@ -159,28 +158,17 @@ def test_new_model_explored_a_bounded_amount(config: HarnessConfig) -> None:
     assert plan.cascade[:2] == ["cheap", "strong"]  # at most a last resort after the proven models
 
 
-@dataclass
-class Call:
-    role: str
-    model: str
-    cost_usd: Decimal
-    provider: str = "openai"
-    usage: Usage = field(default_factory=Usage)
-    latency_ms: int = 1000
-    outcome: str = "ok"
-
-
 def test_outcome_stats_from_memory(tmp_path: Path) -> None:
     with Memory(tmp_path / "m.db") as memory:
         run = memory.start_run("do", "/repo", "fix it", None)
         first = memory.start_task(run, "fix it", "cheap", "strong", 1, "bug_fix", "<15 min fix")
-        memory.record_call(run, first, Call("implementer", "cheap", Decimal("0.10")))
-        memory.record_call(run, first, Call("reviewer", "strong", Decimal("0.04")))
+        memory.record_call(run, first, call("implementer", "cheap", Decimal("0.10")))
+        memory.record_call(run, first, call("reviewer", "strong", Decimal("0.04")))
         memory.finish_task(first, "not_trusted", False, "rejected", None)
         second = memory.start_task(run, "fix it", "strong", "mid", 2, "bug_fix", "<15 min fix")
-        memory.record_call(run, second, Call("implementer", "strong", Decimal("0.90")))
-        memory.record_call(run, second, Call("implementer", "strong", Decimal("0.30")))
-        memory.record_call(run, second, Call("reviewer", "mid", Decimal("0.02")))
+        memory.record_call(run, second, call("implementer", "strong", Decimal("0.90")))
+        memory.record_call(run, second, call("implementer", "strong", Decimal("0.30")))
+        memory.record_call(run, second, call("reviewer", "mid", Decimal("0.02")))
         memory.finish_task(second, "trusted", True, "", "diff")
         memory.start_task(run, "other", "mid", "cheap")  # still running: ignored
         # An eval run of the same request at the same base joins the same group; another base does not.
