@@ -233,3 +233,52 @@ def test_a_job_capped_tonight_resumes_its_candidate_tomorrow(queue_config: Queue
 
     assert summary.done == 1 and summary.trusted == 1
     assert len(memory_calls(tmp_path)) == 3  # implementer twice, review once: nothing paid twice
+
+
+def _interrupt_during_first_call(config: QueueConfig, tmp_path: Path, latency: str, grace: str) -> tuple[
+        str, subprocess.Popen[str], float]:
+    """Start a worker with long leases, Ctrl-C it while its first model call is in flight; (job, worker, seconds)."""
+    [job_id] = add_jobs(config, tmp_path, 1)
+    long_lease = config.model_copy(update={"lease_s": 600.0})
+    worker = worker_process(long_lease, tmp_path, "--calls", "3", "--latency", latency, "--grace", grace)
+    with backend(config, tmp_path) as b:
+        deadline = time.monotonic() + 30
+        while b.night_spend(night_of(utcnow())) < CALL_WORST_CASE:  # the first call's hold: it is in flight
+            assert time.monotonic() < deadline, worker.stderr.read() if worker.poll() is not None else "no call"
+            time.sleep(0.01)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGINT)
+    worker.wait(timeout=60)
+    return job_id, worker, time.monotonic() - started
+
+
+def test_ctrl_c_requeues_a_running_job_before_its_next_call(queue_config: QueueConfig, tmp_path: Path) -> None:
+    job_id, worker, _seconds = _interrupt_during_first_call(queue_config, tmp_path, latency="1.0", grace="30")
+
+    assert worker.returncode == 130, worker.stderr.read()
+    with backend(queue_config, tmp_path) as b:
+        job = b.get(job_id)
+        # Back in the queue at once (the lease is 600 s), not counted as an attempt.
+        assert (job.state, job.attempts) == ("queued", 0) and "interrupted" in (job.note or "")
+        # The call in flight was let finish and charged; no later call was started.
+        assert b.night_spend(night_of(utcnow())) == CALL_COST
+    assert [(status, Decimal(c)) for _r, status, c in memory_calls(tmp_path)] == [("budget_exceeded", CALL_COST)]
+
+    summary = run_pool(queue_config, tmp_path, latency=0.01)
+
+    assert summary.jobs == [job_id] and summary.trusted == 1
+    with backend(queue_config, tmp_path) as b:
+        assert (b.get(job_id).state, b.get(job_id).attempts) == ("done", 1)
+
+
+def test_second_ctrl_c_puts_a_busy_job_back_without_waiting(queue_config: QueueConfig, tmp_path: Path) -> None:
+    # The call in flight takes 20 s, the grace period 0.5 s: the stopping process requeues the job itself.
+    job_id, worker, seconds = _interrupt_during_first_call(queue_config, tmp_path, latency="20", grace="0.5")
+
+    assert worker.returncode == 130 and seconds < 15, worker.stderr.read()
+    with backend(queue_config, tmp_path) as b:
+        job = b.get(job_id)
+        assert (job.state, job.attempts) == ("queued", 0) and "interrupted" in (job.note or "")
+        # The abandoned call may still be billed: its worst case stays held against the night.
+        assert b.night_spend(night_of(utcnow())) == CALL_WORST_CASE
+    assert run_pool(queue_config, tmp_path, latency=0.01).trusted == 1

@@ -137,7 +137,7 @@ def run(
         open_backend(root, cfg.queue).close()  # a bad queue config fails here, in one line, not in a thread
         pool = Pool(lambda: open_backend(root, cfg.queue), pipeline_step(),
                     WorkerOptions(cap=cap, until=stop_at, once=once, poll_s=cfg.queue.poll_s,
-                                  lease_s=cfg.queue.lease_s),
+                                  lease_s=cfg.queue.lease_s, grace_s=cfg.queue.interrupt_grace_s),
                     on_event=(lambda _line: None) if quiet else (lambda line: console.print(escape(line))))
         return pool.run(workers), cap
 

@@ -98,14 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--cap", type=Decimal, default=Decimal(1000))
     parser.add_argument("--lease", type=float, default=2.0)
+    parser.add_argument("--grace", type=float, default=30.0)
     parser.add_argument("--once", action="store_true")
     args = parser.parse_args(argv)
     config = QueueConfig(backend="postgres" if args.postgres else "sqlite", postgres_url=args.postgres,
                          path=str(args.queue_db or "queue.db"), lease_s=args.lease, poll_s=0.2)
     pool = Pool(lambda: open_backend(Path.cwd(), config), fake_step(args.memory, args.calls, args.latency),
-                WorkerOptions(cap=args.cap, once=args.once, poll_s=0.2, lease_s=args.lease),
+                WorkerOptions(cap=args.cap, once=args.once, poll_s=0.2, lease_s=args.lease, grace_s=args.grace),
                 on_event=lambda line: print(line, file=sys.stderr, flush=True))
-    print(pool.run(args.workers).model_dump_json())
+    try:
+        print(pool.run(args.workers).model_dump_json())
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -20,8 +21,10 @@ class JobLedger:
     Holds live in the queue store, so workers on other threads, processes or machines see them.
     """
 
-    def __init__(self, backend: QueueBackend, lease: Lease, night: str, cap: Decimal):
+    def __init__(self, backend: QueueBackend, lease: Lease, night: str, cap: Decimal,
+                 stopping: threading.Event | None = None):
         self.backend, self.lease, self.night, self.cap = backend, lease, night, cap
+        self.stopping = stopping or threading.Event()
         self.refused: CallRefused | None = None
         self.charged = Decimal(0)
         self._hold: int | None = None
@@ -30,6 +33,8 @@ class JobLedger:
         """Hold `worst_case` or raise CallRefused (cap reached, job cancelled, lease lost)."""
         self.release()
         try:
+            if self.stopping.is_set():
+                raise CallRefused("interrupted", "the queue run was interrupted; stopped before the next call")
             self._hold = self.backend.reserve(self.lease, self.night, self.cap, worst_case)
         except CallRefused as exc:
             self.refused = exc
@@ -75,6 +80,8 @@ class WorkerOptions(Record):
     once: bool = False
     poll_s: float = 5.0
     lease_s: float = 60.0
+    # After Ctrl-C, how long running jobs get to reach their next model call and requeue themselves.
+    grace_s: float = 30.0
 
 
 class Pool:
@@ -85,7 +92,10 @@ class Pool:
         self.open_backend, self.step, self.options, self.on_event = open_backend, step, options, on_event
         self.summary = RunSummary()
         self.stop = threading.Event()
+        # Set only by Ctrl-C/SIGTERM: unlike `stop` (drained, --until, cap), it also refuses running jobs' calls.
+        self.interrupt = threading.Event()
         self._lock = threading.Lock()
+        self._running: dict[str, Lease] = {}
         self.prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:6]}"
 
     def run(self, workers: int) -> RunSummary:
@@ -99,13 +109,43 @@ class Pool:
                 while thread.is_alive():
                     thread.join(0.2)
         except KeyboardInterrupt:
-            # Running jobs keep their leases until they expire; their checkpoints make the retry cheap.
-            self._stopping("interrupted")
+            self._interrupted()
             raise
         if self.summary.stop_reason.startswith("nightly cap"):
             with self.open_backend() as backend:
                 backend.note_queued(f"waiting: {self.summary.stop_reason}")
         return self.summary
+
+    def _interrupted(self) -> None:
+        """Ctrl-C: running jobs stop before their next model call and go back to the queue.
+
+        Jobs still busy after the grace period (or at a second Ctrl-C) are put back from here, so no
+        job waits for its lease to expire; their sandboxes go with this process (the next sandbox on
+        this host removes them) and the retry resumes from the saved candidate.
+        """
+        self._stopping("interrupted")
+        self.interrupt.set()
+        if self._running:
+            self.on_event(f"interrupted: {len(self._running)} running job(s) stop before their next model call "
+                          f"and go back to the queue (up to {self.options.grace_s:.0f} s; Ctrl-C again to leave now)")
+        deadline = time.monotonic() + self.options.grace_s
+        try:
+            # Not Thread.join: a join cut by KeyboardInterrupt can leave is_alive() wrongly False.
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass
+        with self._lock:
+            left = list(self._running.values())
+            self._running.clear()
+        if not left:
+            return
+        with self.open_backend() as backend:
+            for lease in left:
+                if backend.requeue(lease, "interrupted while running; resumes from its checkpoint"):
+                    with self._lock:
+                        self.summary.requeued += 1
+                    self.on_event(f"job {lease.job.id}: interrupted; back in the queue")
 
     def _stopping(self, reason: str) -> None:
         with self._lock:
@@ -132,7 +172,9 @@ class Pool:
                 self._run_one(backend, lease, night)
 
     def _run_one(self, backend: QueueBackend, lease: Lease, night: str) -> None:
-        ledger = JobLedger(backend, lease, night, self.options.cap)
+        ledger = JobLedger(backend, lease, night, self.options.cap, self.interrupt)
+        with self._lock:
+            self._running[lease.job.id] = lease
         done = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(lease, done), daemon=True)
         beat.start()
@@ -144,7 +186,12 @@ class Pool:
             done.set()
             beat.join()
         ledger.release()
+        with self._lock:
+            if lease.job.id not in self._running:
+                return  # put back in the queue by an interrupt that stopped waiting for it
         self._record(backend, lease, ledger, outcome)
+        with self._lock:
+            self._running.pop(lease.job.id, None)
 
     def _record(self, backend: QueueBackend, lease: Lease, ledger: JobLedger, outcome: Outcome) -> None:
         why = ledger.refused.why if ledger.refused else None
@@ -154,16 +201,20 @@ class Pool:
         if why == "lost":
             self.on_event(f"job {job}: another worker holds it now; leaving it")
             return
-        if why == "cap":
+        if why in ("cap", "interrupted"):
             saved = backend.checkpoint(job)
             if saved is not None and saved.run_id:
-                # That run ended at the cap: the retry must resume its candidate, not adopt its outcome.
+                # That run ended before a call: the retry must resume its candidate, not adopt its outcome.
                 backend.save_checkpoint(lease, saved.model_copy(update={"run_id": None}))
-            backend.requeue(lease, f"waiting: nightly cap ${self.options.cap} reached")
+            cap = why == "cap"
+            backend.requeue(lease, f"waiting: nightly cap ${self.options.cap} reached" if cap else
+                            "interrupted before a model call; resumes from its checkpoint")
             with self._lock:
                 self.summary.requeued += 1
-            self.on_event(f"job {job}: nightly cap reached; back in the queue")
-            return self._stopping(f"nightly cap ${self.options.cap} reached")
+            self.on_event(f"job {job}: {'nightly cap reached' if cap else 'interrupted'}; back in the queue")
+            if cap:
+                self._stopping(f"nightly cap ${self.options.cap} reached")
+            return
         if why == "cancelled":
             outcome = outcome.model_copy(update={"state": "cancelled", "status": "cancelled",
                                                  "reason": "cancelled while running; stopped before the next call"})
