@@ -71,6 +71,9 @@ class SandboxConfig(Section):
 
     image: str = "harness-sandbox:latest"
     test_command: str = "python3 -m pytest -q"
+    # For a runner other than pytest: where test_command writes a JUnit XML report (relative to the
+    # repo or absolute), so new failures are told from old ones per test, not by exit code alone.
+    junit_xml: str = ""
     command_timeout_s: int = Field(default=120, gt=0)
     test_timeout_s: int = Field(default=600, gt=0)
     memory: str = "2g"

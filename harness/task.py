@@ -21,7 +21,7 @@ from harness.models.base import ModelClient
 from harness.records import Finding, Record, Review, TestComparison, TestReport
 from harness.review import against_earlier, dedupe, review_diff, review_prompt
 from harness.sandbox.docker import DockerSandbox
-from harness.testrun import compare, ensure_ran, run_tests
+from harness.testrun import compare, ensure_ran, run_tests, uses_pytest
 from harness.tools import TOOL_SPECS, ToolBox
 
 
@@ -81,8 +81,8 @@ def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, com
     edited expected value (failing on base code once edited) would pass as a test that "failed on base".
     """
     ids = changed_test_ids(diff, config.guards)
-    if not ids:
-        return comparison
+    if not ids or not uses_pytest(config.sandbox.test_command):
+        return comparison  # only pytest can be told to run single tests by node id
     files = sorted({t.split("::")[0] for t in ids})
     evidence = run_tests_on_base_code(sandbox, config.sandbox.test_command, ids, files, _added_files(diff),
                                       config.sandbox.test_timeout_s)
@@ -104,7 +104,7 @@ def run_base_tests(sandbox: DockerSandbox, config: HarnessConfig,
     """Run the suite on the sandbox's base state; a runner that cannot start is a SandboxError."""
     on_stage("test", "base")
     base_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
-                            tracked_files(sandbox))
+                            tracked_files(sandbox), config.sandbox.junit_xml)
     ensure_ran(base_report, config.sandbox.test_command)
     on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing")
     return base_report
@@ -119,7 +119,7 @@ def check_candidate(sandbox: DockerSandbox, config: HarnessConfig, diff: str, ba
     """
     on_stage("test", "head")
     head_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
-                            tracked_files(sandbox))
+                            tracked_files(sandbox), config.sandbox.junit_xml)
     tests = _with_evidence(sandbox, config, diff, compare(base_report, head_report),
                            test_edits_allowed(context, config.guards))
     on_stage("test", f"head: {head_report.passed} passed, new failures: {len(tests.new_failures)}")

@@ -12,11 +12,18 @@ from harness.sandbox import Sandbox
 JUNIT_PATH = "/tmp/harness-junit.xml"
 
 
-def test_command_argv(command: str) -> list[str]:
-    """The shell command to run; pytest gets a JUnit report and no cache dir in the repo."""
-    if "pytest" in command:
+def uses_pytest(command: str) -> bool:
+    """Whether the harness drives the runner itself (JUnit flags, running single test ids)."""
+    return "pytest" in command
+
+
+def test_command_argv(command: str, junit_xml: str = "") -> list[str]:
+    """The shell command to run: pytest gets a JUnit report and no cache dir in the repo; another runner
+    writes its own report to `junit_xml`, which is removed first so a stale one is never read."""
+    report = junit_xml or JUNIT_PATH
+    if not junit_xml and uses_pytest(command):
         command = f"{command} --junitxml={JUNIT_PATH} -p no:cacheprovider"
-    return ["sh", "-c", f"rm -f {JUNIT_PATH}; {command}"]
+    return ["sh", "-c", f"rm -f {shlex.quote(report)}; {command}"]
 
 
 def node_id(classname: str, name: str, files: set[str]) -> str:
@@ -49,10 +56,16 @@ def parse_junit(xml_text: str, files: set[str] | None = None) -> dict[str, str]:
     return outcomes
 
 
-def run_tests(sandbox: Sandbox, command: str, timeout_s: int, files: list[str] | None = None) -> TestReport:
-    """Run the suite once in the sandbox's current state; `files` maps JUnit names to paths."""
-    result = sandbox.exec(test_command_argv(command), timeout_s)
-    junit = sandbox.exec(["cat", JUNIT_PATH], 30)
+def run_tests(sandbox: Sandbox, command: str, timeout_s: int, files: list[str] | None = None,
+              junit_xml: str = "") -> TestReport:
+    """Run the suite once in the sandbox's current state; `files` maps JUnit names to paths.
+
+    `junit_xml` is where a non-pytest runner writes its JUnit report (relative to the repo, or
+    absolute); it is read and then deleted, so it never shows up in the candidate diff.
+    """
+    result = sandbox.exec(test_command_argv(command, junit_xml), timeout_s)
+    report = junit_xml or JUNIT_PATH
+    junit = sandbox.exec(["sh", "-c", f"cat {shlex.quote(report)} && rm -f {shlex.quote(report)}"], 30)
     outcomes = parse_junit(junit.output, set(files or [])) if junit.exit_code == 0 else {}
     counts = {k: sum(1 for o in outcomes.values() if o == k) for k in ("passed", "failed", "error", "skipped")}
     if not outcomes and result.exit_code not in (0, 5):
