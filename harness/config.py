@@ -77,6 +77,9 @@ class SandboxConfig(Section):
     command_timeout_s: int = Field(default=120, gt=0)
     test_timeout_s: int = Field(default=600, gt=0)
     memory: str = "2g"
+    # The writable space (the repo copy, /tmp, $HOME): size-capped tmpfs on a read-only root, so a
+    # runaway write ends in "no space left" inside the container, never on the host. Counts as memory.
+    disk: str = Field(default="2g", pattern=r"(?i)^\s*\d+(\.\d+)?\s*([bkmgt]i?b?)?\s*$")
     cpus: float = Field(default=1.0, gt=0)
     pids: int = Field(default=256, gt=0)
     workdir: str = "/repo"

@@ -91,6 +91,22 @@ def test_fork_bomb_is_contained_by_the_pids_limit(repo: Path, fake: FakeModels) 
     assert all(containers_of(t) == [] for t in task_ids(repo))
 
 
+def test_a_full_disk_is_a_tool_result_inside_the_container(repo: Path, fake: FakeModels) -> None:
+    set_sandbox(repo, disk="64m")
+    fill = "dd if=/dev/zero of=big bs=1M count=200 2>&1; stat -c %s big"
+    elsewhere = "touch /etc/x /usr/local/x 2>&1; dd if=/dev/zero of=/tmp/big bs=1M count=200 2>&1 | head -1"
+    fake.script("openai", reply(tool("run", command=fill)), reply(tool("run", command=elsewhere)),
+                reply(tool("run", command="rm big; echo still-here")), reply(tool("finish", summary="done")))
+    run_cli("do", REQUEST, cwd=repo)
+    # The repo copy is capped at 64 MiB: the write stops there, inside the container.
+    assert "No space left on device" in run_output(fake, 1)
+    assert int(run_output(fake, 1).split()[-1]) <= 64 * 1024 * 1024
+    # Nothing else is writable but the capped scratch space.
+    assert run_output(fake, 2).count("Read-only file system") == 2 and "No space left" in run_output(fake, 2)
+    assert "still-here" in run_output(fake, 3)
+    assert all(containers_of(t) == [] for t in task_ids(repo))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_interrupt_removes_the_container_and_records_the_run(repo: Path, fake: FakeModels, sig: int) -> None:
     fake.script("openai", reply(tool("run", command="sleep 60")))

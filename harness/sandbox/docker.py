@@ -25,6 +25,7 @@ from harness.sandbox.deps import deps_image
 from harness.sandbox.paths import confine, within
 
 SANDBOX_USER = "sandbox"
+# The image's sandbox user (sandboxes/Dockerfile); it owns the writable mounts.
 SANDBOX_UID = 1000
 # `timeout` exits 124 when it had to stop the command.
 _TIMEOUT_EXIT = 124
@@ -44,17 +45,6 @@ def docker_client() -> docker.DockerClient:
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxError(f"docker daemon not reachable ({type(exc).__name__}); is dockerd running?") from None
-
-
-def owned_by_sandbox(tar_bytes: bytes) -> bytes:
-    """Rewrite a tar so every member belongs to the sandbox user (the container may not chown)."""
-    source, out = io.BytesIO(tar_bytes), io.BytesIO()
-    with tarfile.open(fileobj=source) as src, tarfile.open(fileobj=out, mode="w") as dst:
-        for member in src:
-            member.uid = member.gid = SANDBOX_UID
-            member.uname = member.gname = SANDBOX_USER
-            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
-    return out.getvalue()
 
 
 def owner_tag() -> str:
@@ -104,6 +94,27 @@ def _parse_memory(text: str) -> str:
     return text.strip().lower()
 
 
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def size_bytes(text: str) -> int:
+    """`512m`, `2g`, `1048576` -> bytes (Docker's units)."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = value[-1:] if value[-1:] in _UNITS else ""
+    return int(float(value[: len(value) - len(unit)]) * _UNITS[unit])
+
+
+def writable_mounts(root: str, disk: str) -> dict[str, str]:
+    """The only writable places in a sandbox: size-capped tmpfs mounts, so a runaway write fills them,
+    not the host's disk. The repo gets `disk`; /tmp, /var/tmp and $HOME a quarter each. `exec`,
+    since Docker's tmpfs default (noexec) would stop the repo's own scripts."""
+    total = size_bytes(disk)
+    scratch = max(total // 4, 16 * 1024**2)
+    owned = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0755,exec"
+    return {root: f"size={total},{owned}", _CONTAINER_ENV["HOME"]: f"size={scratch},{owned}",
+            "/tmp": f"size={scratch},mode=1777,exec", "/var/tmp": f"size={scratch},mode=1777,exec"}
+
+
 class DockerSandbox:
     """A container holding a copy of the repo at /repo. Use as a context manager."""
 
@@ -139,6 +150,7 @@ class DockerSandbox:
                 memswap_limit=_parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
                 pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(_CONTAINER_ENV),
                 working_dir=self.root, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                read_only=True, tmpfs=writable_mounts(self.root, self.config.disk),
                 labels={"harness": self._label, OWNER_LABEL: owner_tag()},
             )
             if self._fast_exec:
@@ -190,12 +202,42 @@ class DockerSandbox:
 
     def _copy_in(self) -> None:
         # The agent boots while the archive goes in; the first command waits for it.
-        if not self._container.put_archive(self.root, owned_by_sandbox(self._repo_tar)):
-            raise SandboxError("could not copy the repository into the sandbox")
+        self._untar(self.root, self._repo_tar)
         self._agent_ready()
         # A base commit inside the container makes the candidate diff simply `git diff`.
         self._checked(["sh", "-c", "git init -q && git add -A && git commit -q --no-verify -m base "
                        f"&& printf '{_GIT_EXCLUDES}' >> .git/info/exclude"])
+
+    def _untar(self, directory: str, data: bytes) -> None:
+        """Unpack a tar stream into `directory` as the sandbox user, through an exec's stdin: the
+        root filesystem is read-only and Docker's archive API cannot write into tmpfs mounts."""
+        assert self._client is not None
+        api = self._client.api
+        try:
+            exec_id = api.exec_create(self._container.id, ["tar", "-x", "--no-same-owner", "-C", directory, "-f", "-"],
+                                      stdin=True, user=SANDBOX_USER)["Id"]
+            stream = api.exec_start(exec_id, socket=True)
+            raw = getattr(stream, "_sock", stream)
+            try:
+                raw.sendall(data)
+                raw.shutdown(socket.SHUT_WR)
+                output = b""
+                while chunk := raw.recv(65536):
+                    output += chunk
+            finally:
+                stream.close()
+            code = api.exec_inspect(exec_id)["ExitCode"]
+            for _ in range(50):  # the exit code can trail the end of the stream by a moment
+                if code is not None:
+                    break
+                time.sleep(0.02)
+                code = api.exec_inspect(exec_id)["ExitCode"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            raise SandboxError(f"could not copy files into the sandbox: {type(exc).__name__}") from None
+        if code != 0:
+            text = output.decode("utf-8", errors="replace")
+            detail = "no space left (raise [sandbox] disk)" if "No space left" in text else text.strip()[-200:]
+            raise SandboxError(f"could not copy files into the sandbox: {detail}")
 
     def _checked(self, argv: list[str], user: str | None = None) -> ExecResult:
         result = self.exec(argv, self.config.command_timeout_s, user=user)
@@ -248,19 +290,20 @@ class DockerSandbox:
                 return self._agent.read(resolved, _MAX_READ_BYTES, path)
             except SandboxError:
                 self._drop_agent()  # a read has no effects: fall back to the Docker API below
+        # Through exec, not the archive API, which cannot see into tmpfs mounts.
+        script = 'if [ -d "$1" ]; then exit 21; elif [ ! -f "$1" ]; then exit 2; fi; head -c "$2" -- "$1"'
         try:
-            stream, stat = self._container.get_archive(resolved)
-        except docker.errors.NotFound:
-            raise FileNotFoundError(path) from None
-        if stat.get("size", 0) > _MAX_READ_BYTES:
+            code, (out, _err) = self._container.exec_run(
+                ["sh", "-c", script, "read", resolved, str(_MAX_READ_BYTES + 1)], user=SANDBOX_USER, demux=True)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise SandboxError(f"sandbox read failed: {type(exc).__name__}") from None
+        if code == 21:
+            raise IsADirectoryError(path)
+        if code != 0:
+            raise FileNotFoundError(path)
+        if len(out or b"") > _MAX_READ_BYTES:
             raise ValueError(f"{path} is larger than 10 MB")
-        buffer = io.BytesIO(b"".join(stream))
-        with tarfile.open(fileobj=buffer) as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                raise IsADirectoryError(path)
-            handle = tar.extractfile(member)
-            return handle.read() if handle else b""
+        return out or b""
 
     def write_bytes(self, path: str, content: bytes) -> None:
         """Create or replace a file, making parent directories as the sandbox user."""
@@ -279,7 +322,5 @@ class DockerSandbox:
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
-            info.uid = info.gid = SANDBOX_UID
             tar.addfile(info, io.BytesIO(content))
-        if not self._container.put_archive(parent, buffer.getvalue()):
-            raise SandboxError(f"could not write {path} into the sandbox")
+        self._untar(parent, buffer.getvalue())
