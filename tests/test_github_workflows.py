@@ -64,3 +64,16 @@ def test_action_reads_untrusted_values_only_through_env() -> None:
     action = yaml.safe_load(ACTION.read_text())
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", "")
+
+
+def test_action_caches_the_sandbox_image_under_its_recipe_hash() -> None:
+    steps = {s["name"]: s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"]}
+    key = "${{ steps.image.outputs.key }}"
+    assert "harness sandbox recipe" in steps["Sandbox image cache key"]["run"]
+    assert steps["Restore the sandbox image"]["with"]["key"] == steps["Save the sandbox image"]["with"]["key"] == key
+    assert steps["Save the sandbox image"]["if"] == "steps.image-cache.outputs.cache-hit != 'true'"
+    # The key is the label `sandbox build` gives the image, so a restored image is one the build accepts.
+    printed = subprocess.run([str(BIN / "harness"), "sandbox", "recipe"], capture_output=True, text=True, timeout=60)
+    label = subprocess.run(["docker", "inspect", "-f", '{{index .Config.Labels "harness.recipe"}}',
+                            "harness-sandbox:latest"], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0 and printed.stdout.strip() == label.stdout.strip() != ""

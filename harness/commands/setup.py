@@ -107,12 +107,20 @@ def sandbox_build_command(
         typer.echo(run_guarded(lambda: build_repo_image(tag, repo, log=log, force=force)))
 
 
+def sandbox_recipe_command() -> None:
+    """Print the hash of the sandbox image's recipe (what `sandbox build` labels the image with): a cache key."""
+    from harness.sandbox.image import current_recipe_hash
+
+    typer.echo(run_guarded(current_recipe_hash))
+
+
 def register(app: typer.Typer) -> None:
     """Add `init`, `doctor` and the `sandbox` sub-commands."""
     app.command("init")(init_command)
     app.command("doctor")(doctor_command)
     sandbox = typer.Typer(help="Sandbox image management.", no_args_is_help=True)
     sandbox.command("build")(sandbox_build_command)
+    sandbox.command("recipe")(sandbox_recipe_command)
     app.add_typer(sandbox, name="sandbox")
 
 

@@ -64,6 +64,11 @@ def recipe_hash(recipe: Path, suite: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def current_recipe_hash() -> str:
+    """The recipe hash `build_image` would label an image built on this host with."""
+    return recipe_hash(recipe_dir(), host_suite_and_mirror()[0])
+
+
 def _has_image(client: docker.DockerClient, tag: str, label: str) -> bool:
     try:
         image = client.images.get(tag)
@@ -100,7 +105,7 @@ def build_image(tag: str, log: Callable[[str], None] = lambda _: None, force: bo
     """Build (or confirm up to date) the sandbox image `tag`; returns what was done."""
     recipe = recipe_dir()
     suite, mirror = host_suite_and_mirror()
-    label = recipe_hash(recipe, suite)
+    label = current_recipe_hash()
     client = docker_client()
     try:
         if not force and _has_image(client, tag, label):
