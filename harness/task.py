@@ -41,6 +41,8 @@ class TaskResult(Record):
     # Guard findings of every checked round, in order (`guards` is the last): the receipt and
     # lessons need what was raised and then fixed.
     guard_rounds: list[list[Finding]] = []
+    # The suite's run on the base code, as run (before changed tests' evidence is overlaid).
+    base_report: TestReport | None = None
 
 
 class TaskSetup(Record):
@@ -64,6 +66,8 @@ class TaskSetup(Record):
     # Called with (review, prompt, diff, tests, guards, round) after each review; returns the review
     # that counts (harness.roles: a stronger review of risky hunks, the auditor's check).
     after_review: Callable[..., Review] | None = None
+    # The base run of an earlier attempt on the same base: an escalation does not pay for it again.
+    base_report: TestReport | None = None
 
 
 def _added_files(diff: str) -> list[str]:
@@ -167,7 +171,13 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
              reviewer: ModelClient, sandbox: DockerSandbox, result: TaskResult, extra_tools: dict,
              extra_specs: list, on_stage: Callable[[str, str], None],
              on_step: Callable[[int, str], None]) -> TaskResult:
-    base_report = run_base_tests(sandbox, config, on_stage)
+    if setup.base_report is not None:
+        base_report = setup.base_report
+        on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing "
+                         "(from the previous attempt on this base)")
+    else:
+        base_report = run_base_tests(sandbox, config, on_stage)
+    result = result.model_copy(update={"base_report": base_report})
     toolbox = ToolBox(sandbox, config.agent.tool_output_chars, config.sandbox.command_timeout_s, extra_tools)
     session = ImplementerSession(setup.implementer, implementer, meter, toolbox, setup.context,
                                  config.agent.max_steps, config.agent.max_bad_turns,

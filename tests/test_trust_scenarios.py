@@ -225,10 +225,14 @@ def test_escalation_goes_to_a_stronger_tier_and_its_cost_is_counted(repo: Path, 
                                                 "category": "tests", "message": "no test"}]),
                 review("approve"))
 
-    code, result = harness_do(repo)
+    done = run_cli("do", REQUEST, "--json", cwd=repo)
+    code, result = done.returncode, json.loads(done.stdout)
 
     assert code == 0, result
     assert result["status"] == "trusted" and result["implementer"] == "gpt-pro"
+    # The suite ran on base once: the second attempt, on the same base, reused that run.
+    base_runs = [line for line in done.stderr.splitlines() if line.split() == ["test", "base"]]
+    assert len(base_runs) == 1 and "from the previous attempt on this base" in done.stderr
     first, second = result["attempts"]
     assert (first["implementer"], first["tiers"]["gpt"]) == ("gpt", "cheap")
     assert (second["implementer"], second["tiers"]["gpt-pro"]) == ("gpt-pro", "frontier")
