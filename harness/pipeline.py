@@ -30,7 +30,7 @@ from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
 from harness.roles import Roles, risk_receipt
 from harness.router import RoutePlan, outcome_stats, plan_route
-from harness.sandbox.docker import check_image
+from harness.sandbox.docker import check_image, size_bytes
 from harness.scorecard import ObservedClient, SelfCheck, score_task
 from harness.secrets import redact, secret_env_values
 from harness.steps import StepInfo, run_steps
@@ -119,6 +119,9 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         if len(repo_tar) > config.sandbox.max_repo_mb * 1_000_000:
             raise UsageError(f"the repository's tracked files are {len(repo_tar) / 1e6:.1f} MB, over "
                              f"[sandbox] max_repo_mb = {config.sandbox.max_repo_mb:g}")
+        if len(repo_tar) > size_bytes(config.sandbox.disk):
+            raise UsageError(f"the repository's tracked files are {len(repo_tar) / 1e6:.1f} MB, more than the "
+                             f"sandbox's writable space, [sandbox] disk = {config.sandbox.disk!r}")
         grounding = Grounding(memory, str(repo), repo_tar, options.request, plan.classification.kind,
                               config.guards, config.review.max_lessons)
         with gitops.extracted(repo_tar) as base_tree:

@@ -97,3 +97,10 @@ def test_huge_repo_is_refused_before_any_call(repo: Path, fake: FakeModels) -> N
     git(repo, "commit", "-qam", "tiny limit")
     assert_one_line_error(run_cli("do", "anything", cwd=repo), "max_repo_mb")
     assert fake.requests == {"anthropic": [], "openai": []}
+
+
+def test_repo_larger_than_the_sandbox_disk_is_refused_before_any_call(repo: Path, fake: FakeModels) -> None:
+    (repo / "harness.toml").write_text(config_text(fake.url, extra="[sandbox]\ndisk = \"4k\"\n"))
+    git(repo, "commit", "-qam", "tiny disk")
+    assert_one_line_error(run_cli("do", "anything", cwd=repo), "[sandbox] disk = '4k'")
+    assert fake.requests == {"anthropic": [], "openai": []}
