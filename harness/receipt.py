@@ -116,9 +116,10 @@ def build_result(repo: Path, base: str, options: DoOptions, run_id: str,
     branch = None
     if final.diff.strip():
         suffix = "" if final.trusted else "-untrusted"
-        branch = gitops.free_branch_name(repo, f"harness/{gitops.slugify(options.request)}{suffix}")
-        gitops.commit_patch_to_branch(repo, base, final.diff.encode(), branch,
-                                      _commit_message(options.request, run_id, final, implementer, reviewer))
+        # Race-safe: two runs finishing at once never take the same branch name.
+        branch = gitops.commit_to_new_branch(repo, base, final.diff.encode(),
+                                             f"harness/{gitops.slugify(options.request)}{suffix}",
+                                             _commit_message(options.request, run_id, final, implementer, reviewer))
         progress.stage("branch", f"{branch} ({'trusted' if final.trusted else 'not trusted'})")
         if options.apply and final.trusted:
             gitops.apply_to_worktree(repo, final.diff.encode())

@@ -113,7 +113,7 @@ def test_concurrent_runs_on_one_repo_both_complete(repo: Path, fake: FakeModels)
                  for extra in ([], ["--config", str(repo / "other.toml")])]
         outputs = [p.communicate(timeout=300) for p in procs]
 
-    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outputs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-600:] + o[0][-1500:] for o in outputs]
     branches = {json.loads(out)["branch"] for out, _err in outputs}
     assert len(branches) == 2
     import sqlite3

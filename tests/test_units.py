@@ -120,3 +120,29 @@ def test_daily_budget_counts_earlier_runs(tmp_path: Path) -> None:
         roomy = Meter(memory, run, BudgetsConfig(day_usd=Decimal(2)), prices)
         roomy.call("implementer", "m", client, request)
         assert memory.run_spend(run) == Decimal("0.0014")
+
+
+def test_a_branch_name_taken_at_the_last_moment_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import gitops
+    from tests.conftest import git
+
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    git(tmp_path, "add", "a.txt")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    base = git(tmp_path, "rev-parse", "HEAD").strip()
+    patch = b"--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+two\n"
+    free = gitops.free_branch_name
+
+    def rival_takes_it(repo: Path, wanted: str) -> str:
+        name = free(repo, wanted)
+        if name == wanted:  # another run creates the same branch between the check and our commit
+            git(repo, "branch", wanted, base)
+        return name
+
+    monkeypatch.setattr(gitops, "free_branch_name", rival_takes_it)
+    branch = gitops.commit_to_new_branch(tmp_path, base, patch, "harness/x", "msg")
+
+    assert branch == "harness/x-2"
+    assert git(tmp_path, "show", f"{branch}:a.txt") == "two\n"
+    assert git(tmp_path, "rev-parse", "harness/x").strip() == base  # the rival's branch is untouched
