@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from tests.conftest import git, run_cli
@@ -31,6 +32,20 @@ def test_doctor_reports_each_check(repo: Path) -> None:
     missing = run_cli("doctor", cwd=repo, env={"ANTHROPIC_API_KEY": ""})
     assert missing.returncode == 1
     assert "FAIL key claude: ANTHROPIC_API_KEY is not set" in missing.stdout
+
+
+def test_doctor_warns_when_the_image_keeps_tools_in_home(repo: Path, tmp_path: Path) -> None:
+    # A custom image that installed something into $HOME: the sandbox's tmpfs $HOME would hide it.
+    (tmp_path / "Dockerfile").write_text("FROM harness-sandbox:latest\nRUN mkdir -p /home/sandbox/.cargo/bin\n")
+    tag = "harness-test-home:latest"
+    subprocess.run(["docker", "build", "-q", "--network", "none", "-t", tag, str(tmp_path)], check=True,
+                   capture_output=True)
+    try:
+        done = run_cli("doctor", cwd=repo, env={"HARNESS_SANDBOX__IMAGE": tag})
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+    assert done.returncode == 0, done.stdout  # a warning, not a failure
+    assert "warn sandbox home: the image's $HOME holds .cargo, which a sandbox cannot see" in done.stdout
 
 
 def test_apply_runs_show_and_runs(repo: Path, fake: FakeModels) -> None:

@@ -42,8 +42,8 @@ def doctor_command(
     config: Path = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root)."),
 ) -> None:
     """Check what a run needs: git repo, config, prices, API keys, docker daemon, sandbox image."""
-    from harness.sandbox.docker import docker_client
-    from harness.sandbox.image import RECIPE_LABEL, host_suite_and_mirror, recipe_dir, recipe_hash
+    from harness.sandbox.docker import docker_client, hidden_home_entries
+    from harness.sandbox.image import RECIPE_LABEL, current_recipe_hash
 
     good = True
     root = repo or Path.cwd()
@@ -76,12 +76,16 @@ def doctor_command(
         good &= _check("docker", True, f"daemon {client.version().get('Version', '?')}")
         try:
             image = client.images.get(sandbox.image)
-            current = recipe_hash(recipe_dir(), host_suite_and_mirror()[0])
-            fresh = (image.labels or {}).get(RECIPE_LABEL) == current
+            fresh = (image.labels or {}).get(RECIPE_LABEL) == current_recipe_hash()
             good &= _check("sandbox image", True, f"{sandbox.image}" + ("" if fresh else
                            " (recipe changed: run `harness sandbox build`)"))
         except Exception:  # docker.errors.ImageNotFound and friends
             good &= _check("sandbox image", False, f"{sandbox.image} missing: run `harness sandbox build`")
+        else:
+            hidden = hidden_home_entries(client, sandbox.image)
+            good &= _check("sandbox home", not hidden, "empty apart from shell start-up files" if not hidden else
+                           f"the image's $HOME holds {', '.join(hidden[:5])}, which a sandbox cannot see: it mounts "
+                           "an empty, size-capped $HOME; install tools outside $HOME", blocking=False)
         client.close()
     except HarnessError as exc:
         good &= _check("docker", False, str(exc))

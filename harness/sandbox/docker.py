@@ -115,6 +115,16 @@ def writable_mounts(root: str, disk: str) -> dict[str, str]:
             "/tmp": f"size={scratch},mode=1777,exec", "/var/tmp": f"size={scratch},mode=1777,exec"}
 
 
+_SHELL_FILES = {".bashrc", ".profile", ".bash_logout"}
+
+
+def hidden_home_entries(client: docker.DockerClient, image: str) -> list[str]:
+    """What the image keeps in $HOME beyond shell start-up files: a sandbox's tmpfs $HOME hides it."""
+    listing = client.containers.run(image, ["sh", "-c", 'ls -A "$HOME"'], remove=True, network_mode="none",
+                                    user=SANDBOX_USER, environment=dict(_CONTAINER_ENV))
+    return sorted(set(listing.decode("utf-8", "replace").split()) - _SHELL_FILES)
+
+
 class DockerSandbox:
     """A container holding a copy of the repo at /repo. Use as a context manager."""
 
