@@ -144,7 +144,7 @@ class QueueConfig(Section):
     max_attempts: int = Field(default=3, gt=0)
     poll_s: float = Field(default=5.0, gt=0)
     # After Ctrl-C (or SIGTERM), how long running jobs get to reach their next model call and requeue.
-    interrupt_grace_s: float = Field(default=30.0, ge=0)
+    interrupt_grace_s: float = Field(default=20.0, ge=0)
 
     @model_validator(mode="after")
     def _postgres_needs_url(self) -> QueueConfig:

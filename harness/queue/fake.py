@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--cap", type=Decimal, default=Decimal(1000))
     parser.add_argument("--lease", type=float, default=2.0)
-    parser.add_argument("--grace", type=float, default=30.0)
+    parser.add_argument("--grace", type=float, default=20.0)
     parser.add_argument("--once", action="store_true")
     args = parser.parse_args(argv)
     config = QueueConfig(backend="postgres" if args.postgres else "sqlite", postgres_url=args.postgres,

@@ -81,7 +81,7 @@ class WorkerOptions(Record):
     poll_s: float = 5.0
     lease_s: float = 60.0
     # After Ctrl-C, how long running jobs get to reach their next model call and requeue themselves.
-    grace_s: float = 30.0
+    grace_s: float = 20.0
 
 
 class Pool:
