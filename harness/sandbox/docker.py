@@ -120,8 +120,12 @@ _SHELL_FILES = {".bashrc", ".profile", ".bash_logout"}
 
 def hidden_home_entries(client: docker.DockerClient, image: str) -> list[str]:
     """What the image keeps in $HOME beyond shell start-up files: a sandbox's tmpfs $HOME hides it."""
-    listing = client.containers.run(image, ["sh", "-c", 'ls -A "$HOME"'], remove=True, network_mode="none",
-                                    user=SANDBOX_USER, environment=dict(_CONTAINER_ENV))
+    try:
+        listing = client.containers.run(image, ["sh", "-c", 'ls -A "$HOME"'], remove=True, network_mode="none",
+                                        user=SANDBOX_USER, environment=dict(_CONTAINER_ENV))
+    except docker.errors.DockerException as exc:
+        # No shell or no sandbox user: the image is not one a sandbox can run either; say so, don't crash.
+        return [f"(could not look: {type(exc).__name__})"]
     return sorted(set(listing.decode("utf-8", "replace").split()) - _SHELL_FILES)
 
 
