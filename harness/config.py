@@ -64,6 +64,10 @@ class BudgetsConfig(Section):
     task_usd: Decimal = Field(default=Decimal("2.00"), ge=0)
     run_usd: Decimal = Field(default=Decimal("5.00"), ge=0)
     day_usd: Decimal = Field(default=Decimal("20.00"), ge=0)
+    # A PostgreSQL URL: day_usd then also holds across every machine and parallel CI job that shares
+    # it (each call's worst case is held there before the call). Set it from a secret, e.g.
+    # HARNESS_BUDGETS__LEDGER_URL; empty: the daily cap counts this checkout's memory only.
+    ledger_url: str = ""
 
 
 class SandboxConfig(Section):

@@ -18,6 +18,7 @@ from harness.attribution import attribute_run
 from harness.budget import Meter, SpendLedger
 from harness.config import HarnessConfig
 from harness.context import build_context
+from harness.day_ledger import with_shared_day_cap
 from harness.decide import after_attempt
 from harness.errors import HarnessError, Interrupted, UsageError
 from harness.lessons import Grounding
@@ -127,9 +128,11 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         with gitops.extracted(repo_tar) as base_tree:
             context = build_context(repo, options.request, grounding.implementer_lessons,
                                     memory_path(repo, config).parent / "cache", map_root=base_tree)
+        # The child runs of a split request open their own handle on the shared daily ledger.
+        shared = stack.enter_context(with_shared_day_cap(config.budgets, ledger))
         run_id = memory.start_run(options.kind, str(repo), options.request, base)
         meter = Meter(memory, run_id, config.budgets, prices, options.max_cost, on_call=progress.call,
-                      ledger=ledger)
+                      ledger=shared)
         progress.stage("route", f"{plan.classification.kind}, {plan.classification.difficulty}: "
                                 f"implementer {plan.implementer}, reviewer {plan.reviewer}, run {run_id}")
         roles = Roles(config, memory, meter, client, run_id, plan, options.request)

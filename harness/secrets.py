@@ -28,6 +28,8 @@ KEY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 # Host environment variables whose values are secrets whatever their shape.
 SECRET_ENV_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# A URL carrying a password (e.g. HARNESS_BUDGETS__LEDGER_URL=postgresql://user:pw@host/db).
+_URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 
 
 def secret_env_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -> list[str]:
@@ -35,7 +37,8 @@ def secret_env_values(environ: Mapping[str, str], extra_names: Iterable[str] = (
     names = set(extra_names)
     values = [
         v for k, v in environ.items()
-        if (k in names or any(h in k.upper() for h in SECRET_ENV_HINTS)) and len(v) >= 8
+        if (k in names or any(h in k.upper() for h in SECRET_ENV_HINTS) or _URL_WITH_PASSWORD.search(v))
+        and len(v) >= 8
     ]
     return sorted(set(values), key=len, reverse=True)
 

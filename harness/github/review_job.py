@@ -16,6 +16,7 @@ from harness import gitops
 from harness.budget import Meter
 from harness.candidate import candidate_diff, mark_base
 from harness.config import HarnessConfig
+from harness.day_ledger import with_shared_day_cap
 from harness.decide import decide
 from harness.errors import (
     BudgetExceeded,
@@ -133,7 +134,7 @@ def review_existing_diff(target: DiffToReview, config: HarnessConfig, config_dir
     prices = all_prices(config)
     secrets = secret_env_values(env, [m.api_key_env for m in config.models.values() if m.api_key_env])
     request = f"{target.label} {target.request}"
-    with Memory(memory_path(target.repo, config)) as memory:
+    with Memory(memory_path(target.repo, config)) as memory, with_shared_day_cap(config.budgets) as ledger:
         spent = pr_spend(memory, target.label)
         cap = config.github.pr_usd
         result = PullReview(status="not_trusted", merge_base=merge_base, reviewer=reviewer, authors=authors,
@@ -145,7 +146,7 @@ def review_existing_diff(target: DiffToReview, config: HarnessConfig, config_dir
         try:
             if spent >= cap:
                 raise BudgetExceeded("per-PR", cap, spent, Decimal(0))
-            meter = Meter(memory, run_id, config.budgets, prices, cap - spent)
+            meter = Meter(memory, run_id, config.budgets, prices, cap - spent, ledger=ledger)
             meter.check(None, Decimal(0))  # a day already spent stops here, before any sandbox work
             if not diff.strip():
                 result = result.model_copy(update={"reason": "the pull request changes nothing"})
