@@ -31,7 +31,8 @@ from harness.receipt import build_result, record_rounds
 from harness.records import Record, RunResult
 from harness.roles import Roles, risk_receipt
 from harness.router import RoutePlan, outcome_stats, plan_route
-from harness.sandbox.docker import check_image, size_bytes
+from harness.sandbox.host import check_image
+from harness.sandbox.spec import size_bytes
 from harness.scorecard import ObservedClient, SelfCheck, score_task
 from harness.secrets import redact, secret_env_values
 from harness.steps import StepInfo, run_steps

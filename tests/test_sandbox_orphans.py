@@ -7,7 +7,7 @@ import subprocess
 
 import docker
 
-from harness.sandbox.docker import OWNER_LABEL, owner_tag, remove_orphans
+from harness.sandbox.host import OWNER_LABEL, owner_tag, remove_orphans
 
 
 def test_orphaned_containers_are_removed_and_live_ones_kept() -> None:

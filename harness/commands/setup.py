@@ -42,7 +42,7 @@ def doctor_command(
     config: Path = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root)."),
 ) -> None:
     """Check what a run needs: git repo, config, prices, API keys, docker daemon, sandbox image."""
-    from harness.sandbox.docker import docker_client, hidden_home_entries
+    from harness.sandbox.host import docker_client, hidden_home_entries
     from harness.sandbox.image import RECIPE_LABEL, current_recipe_hash
 
     good = True

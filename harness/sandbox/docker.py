@@ -7,7 +7,6 @@ operations (exec, read, write) are plain methods. The container is removed on ev
 from __future__ import annotations
 
 import io
-import os
 import socket
 import tarfile
 import time
@@ -22,111 +21,14 @@ from harness.errors import PathOutsideRepo, SandboxError
 from harness.sandbox import ExecResult
 from harness.sandbox.agent import ExecAgent
 from harness.sandbox.deps import deps_image
+from harness.sandbox.host import OWNER_LABEL, docker_client, owner_tag, remove_orphans
 from harness.sandbox.paths import confine, within
+from harness.sandbox.spec import CONTAINER_ENV, SANDBOX_USER, parse_memory, writable_mounts
 
-SANDBOX_USER = "sandbox"
-# The image's sandbox user (sandboxes/Dockerfile); it owns the writable mounts.
-SANDBOX_UID = 1000
 # `timeout` exits 124 when it had to stop the command.
 _TIMEOUT_EXIT = 124
-# Only these variables reach the container: never anything from the host environment.
-_CONTAINER_ENV = {"HOME": "/home/sandbox", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
-                  "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 _GIT_EXCLUDES = "__pycache__/\n*.pyc\n.pytest_cache/\n"
 _MAX_READ_BYTES = 10_000_000
-OWNER_LABEL = "harness.owner"
-
-
-def docker_client() -> docker.DockerClient:
-    """A Docker client, or SandboxError with a one-line reason when the daemon is not reachable."""
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise SandboxError(f"docker daemon not reachable ({type(exc).__name__}); is dockerd running?") from None
-
-
-def owner_tag() -> str:
-    """Which process on which host created a container: `host:pid`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def remove_orphans(client: docker.DockerClient) -> int:
-    """Remove sandbox containers whose creating process on this host is gone (a `kill -9`ed worker
-    cannot clean up after itself). Returns how many were removed."""
-    host = socket.gethostname()
-    removed = 0
-    for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
-        owner_host, _, pid = (container.labels.get(OWNER_LABEL) or "").rpartition(":")
-        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        try:
-            container.remove(force=True)
-            removed += 1
-        except docker.errors.DockerException:
-            pass  # another process is removing it at the same moment
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def check_image(image: str) -> None:
-    """Raise SandboxError with a one-line hint when the daemon or the image is missing."""
-    client = docker_client()
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SandboxError(f"sandbox image {image} not found; run `harness sandbox build`") from None
-    finally:
-        client.close()
-
-
-def _parse_memory(text: str) -> str:
-    return text.strip().lower()
-
-
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def size_bytes(text: str) -> int:
-    """`512m`, `2g`, `1048576` -> bytes (Docker's units)."""
-    value = text.strip().lower().removesuffix("ib").removesuffix("b")
-    unit = value[-1:] if value[-1:] in _UNITS else ""
-    return int(float(value[: len(value) - len(unit)]) * _UNITS[unit])
-
-
-def writable_mounts(root: str, disk: str) -> dict[str, str]:
-    """The only writable places in a sandbox: size-capped tmpfs mounts, so a runaway write fills them,
-    not the host's disk. The repo gets `disk`; /tmp, /var/tmp and $HOME a quarter each. `exec`,
-    since Docker's tmpfs default (noexec) would stop the repo's own scripts."""
-    total = size_bytes(disk)
-    scratch = max(total // 4, 16 * 1024**2)
-    owned = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0755,exec"
-    return {root: f"size={total},{owned}", _CONTAINER_ENV["HOME"]: f"size={scratch},{owned}",
-            "/tmp": f"size={scratch},mode=1777,exec", "/var/tmp": f"size={scratch},mode=1777,exec"}
-
-
-_SHELL_FILES = {".bashrc", ".profile", ".bash_logout"}
-
-
-def hidden_home_entries(client: docker.DockerClient, image: str) -> list[str]:
-    """What the image keeps in $HOME beyond shell start-up files: a sandbox's tmpfs $HOME hides it."""
-    try:
-        listing = client.containers.run(image, ["sh", "-c", 'ls -A "$HOME"'], remove=True, network_mode="none",
-                                        user=SANDBOX_USER, environment=dict(_CONTAINER_ENV))
-    except docker.errors.DockerException as exc:
-        # No shell or no sandbox user: the image is not one a sandbox can run either; say so, don't crash.
-        return [f"(could not look: {type(exc).__name__})"]
-    return sorted(set(listing.decode("utf-8", "replace").split()) - _SHELL_FILES)
 
 
 class DockerSandbox:
@@ -160,9 +62,9 @@ class DockerSandbox:
         try:
             self._container = self._client.containers.run(
                 self.image, command=["sleep", "infinity"], detach=True, init=True,
-                network_mode="none", mem_limit=_parse_memory(self.config.memory),
-                memswap_limit=_parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
-                pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(_CONTAINER_ENV),
+                network_mode="none", mem_limit=parse_memory(self.config.memory),
+                memswap_limit=parse_memory(self.config.memory), nano_cpus=int(self.config.cpus * 1e9),
+                pids_limit=self.config.pids, user=SANDBOX_USER, environment=dict(CONTAINER_ENV),
                 working_dir=self.root, cap_drop=["ALL"], security_opt=["no-new-privileges"],
                 read_only=True, tmpfs=writable_mounts(self.root, self.config.disk),
                 labels={"harness": self._label, OWNER_LABEL: owner_tag()},
@@ -278,7 +180,7 @@ class DockerSandbox:
             return ExecResult(exit_code=code, output=text, timed_out=code == _TIMEOUT_EXIT)
         try:
             code, output = self._container.exec_run(wrapped, workdir=self.root, user=user or SANDBOX_USER,
-                                                    environment=dict(_CONTAINER_ENV))
+                                                    environment=dict(CONTAINER_ENV))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise SandboxError(f"sandbox command failed to run: {type(exc).__name__}") from None
         text = (output or b"").decode("utf-8", errors="replace")

@@ -18,7 +18,7 @@ from pathlib import Path
 import docker.errors
 
 from harness.errors import SandboxError
-from harness.sandbox.docker import docker_client
+from harness.sandbox.host import docker_client
 
 RECIPE_LABEL = "harness.recipe"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
