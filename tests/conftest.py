@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_models import FakeModels
+from tests.queue_support import postgres_bin, postgres_server
 
 FAKE_KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789abcdefghij", "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdefghij"}
 
@@ -125,3 +126,12 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: i
     full_env = {**os.environ, **FAKE_KEYS, **(env or {})}
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session; each test makes its own database in it."""
+    if postgres_bin() is None:
+        pytest.fail("PostgreSQL binaries are missing: run ./bootstrap.sh")
+    with postgres_server() as url:
+        yield url

@@ -6,7 +6,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,19 +16,10 @@ from harness.day_ledger import SharedDayLedger
 from harness.errors import BudgetExceeded
 from tests.conftest import run_cli
 from tests.fake_models import FakeModels, reply, review, tool
-from tests.queue_support import postgres_bin, postgres_server
 from tests.test_do_e2e import ADD_TEST, FIX_ADD
 
 REQUEST = "Fix add() so it returns the sum of its arguments"
 PASSWORD = "ledger-pw-93a1f0"
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.fail("PostgreSQL binaries are missing: run ./bootstrap.sh")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,18 +24,8 @@ from harness.queue.backend import QueueBackend, open_backend
 from harness.queue.fake import CALL_COST, CALL_WORST_CASE, fake_step
 from harness.queue.records import JobSpec, Outcome, RunSummary, night_of, utcnow
 from harness.queue.worker import Pool, WorkerOptions
-from tests.queue_support import postgres_bin, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """One PostgreSQL server for the module; each test gets its own database."""
-    if postgres_bin() is None:
-        pytest.fail("PostgreSQL binaries are missing: run ./bootstrap.sh")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
