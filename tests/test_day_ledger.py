@@ -94,3 +94,16 @@ def test_an_unreachable_ledger_is_one_line_exit_2_before_any_call(repo: Path, fa
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: cannot use [budgets] ledger_url:")
     assert "pw@" not in done.stderr and fake.requests == {"anthropic": [], "openai": []}
+
+
+def test_doctor_checks_the_shared_ledger(repo: Path, ledger_url: str) -> None:
+    with SharedDayLedger(ledger_url, Decimal("100")) as elsewhere:
+        elsewhere.reserve(Decimal("1.25"))
+        elsewhere.settle(Decimal("1.25"))
+
+    done = run_cli("doctor", cwd=repo, env={"HARNESS_BUDGETS__LEDGER_URL": ledger_url})
+    down = run_cli("doctor", cwd=repo, env={"HARNESS_BUDGETS__LEDGER_URL": "postgresql://x:pw@127.0.0.1:1/none"})
+
+    assert done.returncode == 0 and "ok   shared ledger: today $1.2500 of day_usd $20.00" in done.stdout
+    assert down.returncode == 1 and "FAIL shared ledger: cannot use [budgets] ledger_url:" in down.stdout
+    assert PASSWORD not in done.stdout + down.stdout

@@ -10,7 +10,7 @@ import typer
 
 from harness import gitops
 from harness.commands.common import config_for, run_guarded
-from harness.config import CONFIG_FILENAME, SandboxConfig
+from harness.config import CONFIG_FILENAME, BudgetsConfig, SandboxConfig
 from harness.errors import HarnessError, UsageError
 from harness.models.pricing import resolve_prices
 
@@ -35,6 +35,18 @@ def _check(name: str, ok: bool, detail: str, blocking: bool = True) -> bool:
     mark = "ok  " if ok else ("FAIL" if blocking else "warn")
     typer.echo(f"{mark} {name}: {detail}")
     return ok or not blocking
+
+
+def _check_ledger(budgets: BudgetsConfig) -> bool:
+    from harness.day_ledger import SharedDayLedger
+
+    try:
+        with SharedDayLedger(budgets.ledger_url, budgets.day_usd) as ledger:
+            spent = ledger.spent()
+    except HarnessError as exc:
+        return _check("shared ledger", False, str(exc))
+    return _check("shared ledger", True, f"today ${spent:.4f} of day_usd ${budgets.day_usd}, across every "
+                                         "process that shares it")
 
 
 def doctor_command(
@@ -69,6 +81,8 @@ def doctor_command(
                 in_roles = name in (cfg.roles.implementer, cfg.roles.reviewer)
                 good &= _check(f"key {name}", is_set, f"{model.api_key_env} {'is set' if is_set else 'is not set'}",
                                blocking=in_roles)
+        if cfg.budgets.ledger_url:
+            good &= _check_ledger(cfg.budgets)
     except HarnessError as exc:
         good &= _check("config", False, str(exc))
     try:
