@@ -78,6 +78,9 @@ class SandboxConfig(Section):
     # For a runner other than pytest: where test_command writes a JUnit XML report (relative to the
     # repo or absolute), so new failures are told from old ones per test, not by exit code alone.
     junit_xml: str = ""
+    # Reuse the suite's base outcomes saved by an earlier task on the same tree, image and command
+    # (saves one suite run per task); turn off for a suite whose results depend on the time or host.
+    reuse_base_tests: bool = True
     command_timeout_s: int = Field(default=120, gt=0)
     test_timeout_s: int = Field(default=600, gt=0)
     memory: str = "2g"

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.records import CallLog, Finding, Review, TestComparison
+from harness.records import CallLog, Finding, Review, TestComparison, TestReport
 from harness.memory_schema import MIGRATIONS
 from harness.secrets import redact, secret_env_values
 from harness.sqlitedb import migrate, write_transaction
@@ -224,6 +224,17 @@ class Memory:
     def findings(self, task_id: str) -> list[sqlite3.Row]:
         """All findings of a task, guards' and reviewers'."""
         return list(self.db.execute("SELECT * FROM findings WHERE task_id = ? ORDER BY id", (task_id,)))
+
+    def base_report(self, key: str) -> TestReport | None:
+        """A base test report saved under `key` (see testrun.base_report_key), if any."""
+        row = self.db.execute("SELECT report_json FROM base_test_reports WHERE key = ?", (key,)).fetchone()
+        return TestReport.model_validate_json(row[0]) if row else None
+
+    def save_base_report(self, key: str, report: TestReport) -> None:
+        """Keep a base test report for later tasks on the same tree, image and command."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO base_test_reports (key, report_json, created_at) VALUES (?,?,?)",
+                       (key, report.model_dump_json(), now_iso()))
 
     def test_runs(self, task_id: str) -> list[sqlite3.Row]:
         """Base and head test runs of a task."""

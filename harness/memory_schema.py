@@ -166,4 +166,12 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 4: the suite's outcomes on a base tree, reused by later tasks on the same tree, image and command
+    """
+    CREATE TABLE base_test_reports (
+        key TEXT PRIMARY KEY,             -- sha256 of tree, image id, test command, report path, timeout
+        report_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]

@@ -164,7 +164,8 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
                                   if on_candidate and attempt == 1 else None,
                                   review_context=roles.review_context(grounding.review_context),
                                   after_review=roles.review_hook(task_id, implementer, reviewer),
-                                  base_report=attempts[-1][2].base_report if attempts else None)
+                                  base_report=attempts[-1][2].base_report if attempts else None,
+                                  base_reports=memory)
                 self_check.start(task_id)
                 result = run_task(setup, config, meter, client(implementer), client(reviewer), context.tools,
                                   context.specs, on_stage=progress.stage, on_step=progress.step)

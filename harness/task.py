@@ -21,7 +21,7 @@ from harness.models.base import ModelClient
 from harness.records import Finding, Record, Review, TestComparison, TestReport
 from harness.review import against_earlier, dedupe, review_diff, review_prompt
 from harness.sandbox.docker import DockerSandbox
-from harness.testrun import compare, ensure_ran, run_tests, uses_pytest
+from harness.testrun import BaseReportStore, base_report_key, compare, ensure_ran, run_tests, uses_pytest
 from harness.tools import TOOL_SPECS, ToolBox
 
 
@@ -68,6 +68,8 @@ class TaskSetup(Record):
     after_review: Callable[..., Review] | None = None
     # The base run of an earlier attempt on the same base: an escalation does not pay for it again.
     base_report: TestReport | None = None
+    # Base runs saved by earlier runs (memory), reused for the same tree, image and command.
+    base_reports: BaseReportStore | None = None
 
 
 def _added_files(diff: str) -> list[str]:
@@ -104,12 +106,23 @@ def _with_evidence(sandbox: DockerSandbox, config: HarnessConfig, diff: str, com
 
 
 def run_base_tests(sandbox: DockerSandbox, config: HarnessConfig,
-              on_stage: Callable[[str, str], None] = lambda *_: None) -> TestReport:
-    """Run the suite on the sandbox's base state; a runner that cannot start is a SandboxError."""
+                   on_stage: Callable[[str, str], None] = lambda *_: None,
+                   store: BaseReportStore | None = None) -> TestReport:
+    """Run the suite on the sandbox's base state, or reuse a saved run of the same tree, image and
+    command from `store`; a runner that cannot start is a SandboxError."""
     on_stage("test", "base")
+    key = base_report_key(sandbox.repo_digest, sandbox.image_id, config.sandbox) if (
+        store is not None and config.sandbox.reuse_base_tests and sandbox.image_id) else None
+    saved = store.base_report(key) if store is not None and key else None
+    if saved is not None:
+        on_stage("test", f"base: {saved.passed} passed, {saved.failed + saved.errors} failing "
+                         "(saved from an earlier run on the same tree, image and command)")
+        return saved
     base_report = run_tests(sandbox, config.sandbox.test_command, config.sandbox.test_timeout_s,
                             tracked_files(sandbox), config.sandbox.junit_xml)
     ensure_ran(base_report, config.sandbox.test_command)
+    if store is not None and key and not base_report.timed_out:
+        store.save_base_report(key, base_report)
     on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing")
     return base_report
 
@@ -176,7 +189,7 @@ def _attempt(setup: TaskSetup, config: HarnessConfig, meter: Meter, implementer:
         on_stage("test", f"base: {base_report.passed} passed, {base_report.failed + base_report.errors} failing "
                          "(from the previous attempt on this base)")
     else:
-        base_report = run_base_tests(sandbox, config, on_stage)
+        base_report = run_base_tests(sandbox, config, on_stage, setup.base_reports)
     result = result.model_copy(update={"base_report": base_report})
     toolbox = ToolBox(sandbox, config.agent.tool_output_chars, config.sandbox.command_timeout_s, extra_tools)
     session = ImplementerSession(setup.implementer, implementer, meter, toolbox, setup.context,

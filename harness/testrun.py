@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import xml.etree.ElementTree as ET
+from typing import Protocol, runtime_checkable
 
+from harness.config import SandboxConfig
 from harness.errors import SandboxError
 from harness.records import TestComparison, TestReport
 from harness.sandbox import Sandbox
@@ -94,3 +97,23 @@ def ensure_ran(report: TestReport, command: str) -> None:
     if report.exit_code in (126, 127):
         raise SandboxError(f"test command could not run in the sandbox: {shlex.split(command)[0]!r} "
                            f"(exit {report.exit_code})")
+
+
+@runtime_checkable
+class BaseReportStore(Protocol):
+    """Where base test reports are kept between runs (memory)."""
+
+    def base_report(self, key: str) -> TestReport | None:
+        """The report saved under `key`, if any."""
+        ...
+
+    def save_base_report(self, key: str, report: TestReport) -> None:
+        """Keep `report` under `key`."""
+        ...
+
+
+def base_report_key(repo_digest: str, image_id: str, config: SandboxConfig) -> str:
+    """What a base run's outcome depends on: the repo copy (a digest of its archive), the image, the
+    test command, its report path and its timeout."""
+    parts = [repo_digest, image_id, config.test_command, config.junit_xml, str(config.test_timeout_s)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()

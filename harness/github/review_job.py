@@ -184,7 +184,7 @@ def _evaluate(target: DiffToReview, config: HarnessConfig, meter: Meter, memory:
         archive = gitops.archive(target.repo, result.merge_base)
         with DockerSandbox(config.sandbox, archive, label=task_id) as sandbox:
             mark_base(sandbox)
-            base_report = run_base_tests(sandbox, config, on_stage)
+            base_report = run_base_tests(sandbox, config, on_stage, memory)
             applied = apply_saved_candidate(sandbox, result.diff)
             if not applied.finished:
                 raise SandboxError(f"the pull request's diff does not apply to its merge base: {applied.stop_reason}")

@@ -6,6 +6,7 @@ operations (exec, read, write) are plain methods. The container is removed on ev
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 import tarfile
@@ -115,6 +116,16 @@ class DockerSandbox:
     def container_id(self) -> str:
         """The running container's id."""
         return self._container.id if self._container is not None else ""
+
+    @property
+    def repo_digest(self) -> str:
+        """sha256 of the repo archive copied in: equal digests, equal repo copies."""
+        return hashlib.sha256(self._repo_tar).hexdigest()
+
+    @property
+    def image_id(self) -> str:
+        """The id of the image the container runs (the deps image when one is used)."""
+        return str(self._container.attrs.get("Image", "")) if self._container is not None else ""
 
     def _copy_in(self) -> None:
         # The agent boots while the archive goes in; the first command waits for it.
