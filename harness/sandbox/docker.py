@@ -159,7 +159,8 @@ class DockerSandbox:
                     break
                 time.sleep(0.02)
                 code = api.exec_inspect(exec_id)["ExitCode"]
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
+                AttributeError) as exc:  # AttributeError: a transport without a raw socket to write to
             raise SandboxError(f"could not copy files into the sandbox: {type(exc).__name__}") from None
         if code != 0:
             text = output.decode("utf-8", errors="replace")
