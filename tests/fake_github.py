@@ -11,9 +11,11 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.local_server import LocalServer
 
 BOT = {"login": "github-actions[bot]", "type": "Bot", "id": 41898282}
 
@@ -38,7 +40,7 @@ def hunk_lines(patch: str) -> tuple[set[int], set[int]]:
     return right, left
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """State: pull files, issue comments, review comments, reviews, statuses, permissions, created PRs."""
 
     def __init__(self, repository: str = "octo/calc", per_page_max: int = 2) -> None:
@@ -58,21 +60,8 @@ class FakeGitHub:
         self.faults: list[dict[str, Any]] = []
         self._next_id = 1000
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
-    @property
-    def url(self) -> str:
-        """The API base URL (GITHUB_API_URL)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def fail(self, method: str, path_pattern: str, status: int, times: int = 1, headers: dict[str, str] | None = None,
              message: str = "fault") -> None:

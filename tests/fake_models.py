@@ -14,8 +14,10 @@ import json
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_server import LocalServer
 
 DEFAULT_USAGE = {"input_tokens": 1000, "output_tokens": 100, "cache_read_tokens": 0, "cache_write_tokens": 0}
 
@@ -36,7 +38,7 @@ def review(verdict: str, findings: list[dict[str, Any]] | None = None, summary: 
     return reply(tool("submit_review", verdict=verdict, summary=summary, findings=findings or []), usage=usage)
 
 
-class FakeModels:
+class FakeModels(LocalServer):
     """The server: `anthropic` and `openai` reply queues, `requests` log per provider."""
 
     def __init__(self) -> None:
@@ -48,21 +50,8 @@ class FakeModels:
         self.model_queues: dict[str, deque[dict[str, Any]]] = {}
         self.by_model: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
-    @property
-    def url(self) -> str:
-        """Base URL of the server."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeModels:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def script(self, provider: str, *replies: dict[str, Any]) -> None:
         """Queue replies for a provider."""
