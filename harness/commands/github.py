@@ -50,14 +50,20 @@ def base_config(repo: Path, base_sha: str, explicit: Path | None) -> HarnessConf
         return load_config(path)
 
 
+# The options both Actions jobs take.
+CheckoutOption = typer.Option(None, "--repo", help="The checked-out repository (default: current directory).")
+TokenEnvOption = typer.Option("GITHUB_TOKEN", "--token-env", help="Environment variable holding the token.")
+QuietOption = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+
+
 def review_pr_command(
-    repo: Path = typer.Option(None, "--repo", help="The checked-out repository (default: current directory)."),
+    repo: Path = CheckoutOption,
     config: Path = typer.Option(None, "--config", help="Config file (default: harness.toml of the PR's base commit)."),
-    token_env: str = typer.Option("GITHUB_TOKEN", "--token-env", help="Environment variable holding the token."),
+    token_env: str = TokenEnvOption,
     reviewer: str = typer.Option(None, "--reviewer", help="Force the reviewer model (never one that wrote the PR)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be posted; post nothing."),
     json_out: bool = typer.Option(False, "--json", help="Print the review outcome as JSON on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    quiet: bool = QuietOption,
 ) -> None:
     """Review the pull request of a `pull_request` event: tests, guards, a cross-model review, then post."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -92,12 +98,12 @@ def review_pr_command(
 
 
 def pr_do_command(
-    repo: Path = typer.Option(None, "--repo", help="The checked-out repository (default: current directory)."),
+    repo: Path = CheckoutOption,
     config: Path = typer.Option(None, "--config", help="Config file (default: harness.toml at the repo root)."),
-    token_env: str = typer.Option("GITHUB_TOKEN", "--token-env", help="Environment variable holding the token."),
+    token_env: str = TokenEnvOption,
     remote: str = typer.Option(None, "--remote", help="Where to push (default: $GITHUB_SERVER_URL/<repo>.git)."),
     json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    quiet: bool = QuietOption,
 ) -> None:
     """Implement the request of an `issue_comment` (`/harness ...`) or labeled issue, and open a PR."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
