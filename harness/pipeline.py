@@ -16,6 +16,7 @@ from pathlib import Path
 from harness import gitops
 from harness.attribution import attribute_run
 from harness.budget import Meter, SpendLedger
+from harness.classify import history_from_memory, train_classifier
 from harness.config import HarnessConfig
 from harness.context import build_context
 from harness.day_ledger import with_shared_day_cap
@@ -72,13 +73,18 @@ def all_prices(config: HarnessConfig) -> dict[str, Prices]:
     return {name: resolve_prices(name, model) for name, model in config.models.items()}
 
 
-def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory) -> RoutePlan:
-    """The router's plan, or the configured roles when routing is fixed (forced names always win)."""
+def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory, repo: Path) -> RoutePlan:
+    """The router's plan, or the configured roles when routing is fixed (forced names always win).
+
+    The request is classified as `harness route` does: trained on memory's labelled tasks, with the
+    repo's features, so the plan shown there is the plan run here.
+    """
+    classification = train_classifier(history_from_memory(memory)).classify(options.request, repo)
     if config.routing.strategy == "fixed":
         implementer = options.implementer or config.roles.implementer
         reviewer = options.reviewer or (config.roles.reviewer if config.roles.reviewer != implementer else None)
-        return plan_route(options.request, config, None, force_implementer=implementer, force_reviewer=reviewer)
-    return plan_route(options.request, config, outcome_stats(memory), options.implementer, options.reviewer)
+        return plan_route(classification, config, None, force_implementer=implementer, force_reviewer=reviewer)
+    return plan_route(classification, config, outcome_stats(memory), options.implementer, options.reviewer)
 
 
 def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = None,
@@ -101,7 +107,7 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
     # Model policy first: a denied model is never routed to nor built a client for.
     config = apply_policy(config, {"implementer": options.implementer, "reviewer": options.reviewer})
     with Memory(memory_path(repo, config), secrets) as memory, ExitStack() as stack:
-        plan = choose_route(options, config, memory)
+        plan = choose_route(options, config, memory, repo)
         clients: dict[str, ModelClient] = {}
         self_check = SelfCheck()
         restricted = RestrictedContent(gitops.archive(repo, base), config.policy) if config.policy.restricted_paths else None

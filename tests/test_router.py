@@ -1,6 +1,7 @@
 """The router: cascade choice from outcome stats, reviewer rules, forced choices, unpriced models, CLI JSON."""
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from harness.config import HarnessConfig
 from harness.errors import ConfigError, PriceUnknownError
 from harness.memory import Memory
 from harness.router import RoutePlan, outcome_stats, plan_route
+from tests.conftest import run_cli
+from tests.fake_models import FakeModels, reply, tool
 from tests.memory_support import call
 
 TOML = """
@@ -260,3 +263,22 @@ def test_failures_not_caused_by_the_implementer_do_not_count_against_it(tmp_path
     assert len(ids) == 4
     # Only the implementer's own failure counts as one; the gated change counts as a success.
     assert sorted(by_group) == [("cheap", False), ("cheap", True)]
+
+
+def test_harness_do_runs_the_plan_harness_route_shows(repo: Path, fake: FakeModels) -> None:
+    # Memory's labelled history teaches the classifier a kind and difficulty the seeds alone would not give.
+    request = "frobnicate the quux widget"
+    with Memory(repo / "memory" / "harness.db") as memory:
+        run_id = memory.start_run("do", str(repo), "history", None)
+        for _ in range(40):
+            memory.start_task(run_id, request, "gpt", "claude", 1, "docs", "1-4 hours")
+    fake.script("openai", reply(tool("finish", summary="nothing to do")))
+
+    shown = json.loads(run_cli("route", request, "--json", cwd=repo).stdout)["classification"]
+    done = run_cli("do", request, "--json", cwd=repo)
+
+    assert (shown["kind"], shown["difficulty"]) == ("docs", "1-4 hours")
+    result = json.loads(done.stdout)
+    row = sqlite3.connect(repo / "memory" / "harness.db").execute(
+        "SELECT task_kind, difficulty FROM tasks WHERE run_id = ?", (result["run_id"],)).fetchone()
+    assert row == ("docs", "1-4 hours")
