@@ -241,10 +241,20 @@ def classify(request: str, repo: Path | None = None, history: list[LabelledReque
     return train_classifier(history or []).classify(request, repo)
 
 
+# A person's label counts as this many of the classifier's own: a correction must outweigh the
+# earlier guesses it corrects.
+HUMAN_LABEL_WEIGHT = 5
+
+
 def history_from_memory(memory: Any, limit: int = 2000) -> list[LabelledRequest]:
-    """Labelled requests from the memory DB's tasks table (the newest `limit`)."""
+    """Labelled requests from the memory DB's tasks table (the newest `limit`); labels a person set
+    with `harness label` are weighted HUMAN_LABEL_WEIGHT times."""
     rows = memory.db.execute(
-        "SELECT request, task_kind, difficulty FROM tasks WHERE task_kind IS NOT NULL OR difficulty IS NOT NULL "
-        "ORDER BY started_at DESC LIMIT ?", (limit,),
+        "SELECT request, task_kind, difficulty, label_source FROM tasks "
+        "WHERE task_kind IS NOT NULL OR difficulty IS NOT NULL ORDER BY started_at DESC LIMIT ?", (limit,),
     )
-    return [LabelledRequest(request=r[0], kind=r[1], difficulty=r[2]) for r in rows]
+    out: list[LabelledRequest] = []
+    for request, kind, difficulty, source in rows:
+        weight = HUMAN_LABEL_WEIGHT if source == "human" else 1
+        out.extend([LabelledRequest(request=request, kind=kind, difficulty=difficulty)] * weight)
+    return out

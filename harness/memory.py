@@ -133,6 +133,14 @@ class Memory:
         )
         return task_id
 
+    def relabel_run(self, run_id: str, kind: str | None, difficulty: str | None) -> int:
+        """A person's kind and/or difficulty for every task of a run; returns how many tasks changed."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE tasks SET task_kind = COALESCE(?, task_kind), "
+                             "difficulty = COALESCE(?, difficulty), label_source = 'human' WHERE run_id = ?",
+                             (kind, difficulty, run_id))
+            return cur.rowcount
+
     def finish_task(self, task_id: str, status: str, trusted: bool, reason: str, diff: str | None) -> None:
         """Write a task's outcome and candidate diff."""
         self.db.execute(

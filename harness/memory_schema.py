@@ -174,4 +174,8 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 5: who set a task's kind and difficulty: the classifier, or a person (`harness label`)
+    """
+    ALTER TABLE tasks ADD COLUMN label_source TEXT NOT NULL DEFAULT 'classifier';
+    """,
 ]

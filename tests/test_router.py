@@ -282,3 +282,34 @@ def test_harness_do_runs_the_plan_harness_route_shows(repo: Path, fake: FakeMode
     row = sqlite3.connect(repo / "memory" / "harness.db").execute(
         "SELECT task_kind, difficulty FROM tasks WHERE run_id = ?", (result["run_id"],)).fetchone()
     assert row == ("docs", "1-4 hours")
+
+
+def test_a_persons_label_outweighs_the_classifiers_own(repo: Path) -> None:
+    request = "frobnicate the quux widget"
+    with Memory(repo / "memory" / "harness.db") as memory:
+        guessed = memory.start_run("do", str(repo), request, None)
+        for _ in range(6):  # six of the classifier's own guesses...
+            memory.start_task(guessed, request, "gpt", "claude", 1, "docs", "<15 min fix")
+        corrected = memory.start_run("do", str(repo), request, None)
+        for _ in range(3):  # ...against one run of three tasks that a person relabels
+            memory.start_task(corrected, request, "gpt", "claude", 1, "docs", "<15 min fix")
+
+    before = json.loads(run_cli("route", request, "--json", cwd=repo).stdout)["classification"]
+    done = run_cli("label", corrected, "--kind", "refactor", "--difficulty", "1-4 hours", cwd=repo)
+    after = json.loads(run_cli("route", request, "--json", cwd=repo).stdout)["classification"]
+
+    assert done.returncode == 0 and "3 task(s) labelled refactor, 1-4 hours" in done.stdout
+    assert (before["kind"], before["difficulty"]) == ("docs", "<15 min fix")
+    assert (after["kind"], after["difficulty"]) == ("refactor", "1-4 hours")
+
+
+def test_label_rejects_unknown_values_and_runs_in_one_line(repo: Path) -> None:
+    with Memory(repo / "memory" / "harness.db") as memory:
+        run_id = memory.start_run("do", str(repo), "x", None)
+    bad_kind = run_cli("label", run_id, "--kind", "rewrite", cwd=repo)
+    bad_run = run_cli("label", "nope", "--kind", "docs", cwd=repo)
+    nothing = run_cli("label", run_id, cwd=repo)
+    for done, message in ((bad_kind, "error: --kind must be one of: bug_fix"), (bad_run, "error: no run 'nope'"),
+                          (nothing, "error: give --kind and/or --difficulty")):
+        assert done.returncode == 2 and done.stderr.strip().startswith(message), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1

@@ -201,9 +201,42 @@ def eval_command(
     render_eval(result, console)
 
 
+def label(
+    run_id: str = typer.Argument(..., help="The run whose tasks to label (from `harness runs`)."),
+    kind: str = typer.Option(None, "--kind", help="bug_fix, feature, refactor, test, docs or chore."),
+    difficulty: str = typer.Option(None, "--difficulty", help='"<15 min fix", "15 min - 1 hour", "1-4 hours" '
+                                                              'or ">4 hours".'),
+    repo: Path | None = RepoOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Correct the classifier: set a past run's kind and/or difficulty; later routing learns from it."""
+    from harness.classify import DIFFICULTIES, KINDS
+    from harness.config import find_config, load_config
+    from harness.memory import Memory
+
+    try:
+        if kind is None and difficulty is None:
+            raise UsageError("give --kind and/or --difficulty")
+        for name, value, allowed in (("--kind", kind, KINDS), ("--difficulty", difficulty, DIFFICULTIES)):
+            if value is not None and value not in allowed:
+                raise UsageError(f"{name} must be one of: {', '.join(allowed)} (got {value!r})")
+        root = repo_root(repo)
+        db_path = load_config(find_config(root, config)).memory.file_in(root)
+        if not db_path.is_file():
+            raise UsageError(f"no memory at {db_path}: nothing to label")
+        with Memory(db_path) as memory:
+            if memory.run(run_id) is None:
+                raise UsageError(f"no run {run_id!r} in memory (see `harness runs`)")
+            changed = memory.relabel_run(run_id, kind, difficulty)
+    except HarnessError as exc:
+        raise fail(exc) from None
+    typer.echo(f"run {run_id}: {changed} task(s) labelled " + ", ".join(v for v in (kind, difficulty) if v))
+
+
 def register(app: typer.Typer) -> None:
-    """Add `route`, `report`, `eval` and the `bench routing` sub-command to the CLI app."""
+    """Add `route`, `report`, `eval`, `label` and the `bench routing` sub-command to the CLI app."""
     app.command("route")(route)
+    app.command("label")(label)
     app.command("report")(report)
     app.command("eval")(eval_command)
     bench = typer.Typer(help="On-demand benchmarks.", no_args_is_help=True)
