@@ -16,7 +16,7 @@ from pathlib import Path
 from harness import gitops
 from harness.attribution import attribute_run
 from harness.budget import Meter, SpendLedger
-from harness.classify import history_from_memory, train_classifier
+from harness.classify import classify, history_from_memory
 from harness.config import HarnessConfig
 from harness.context import build_context
 from harness.day_ledger import with_shared_day_cap
@@ -79,7 +79,7 @@ def choose_route(options: DoOptions, config: HarnessConfig, memory: Memory, repo
     The request is classified as `harness route` does: trained on memory's labelled tasks, with the
     repo's features, so the plan shown there is the plan run here.
     """
-    classification = train_classifier(history_from_memory(memory)).classify(options.request, repo)
+    classification = classify(options.request, repo, history_from_memory(memory))
     if config.routing.strategy == "fixed":
         implementer = options.implementer or config.roles.implementer
         reviewer = options.reviewer or (config.roles.reviewer if config.roles.reviewer != implementer else None)
@@ -110,7 +110,8 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         plan = choose_route(options, config, memory, repo)
         clients: dict[str, ModelClient] = {}
         self_check = SelfCheck()
-        restricted = RestrictedContent(gitops.archive(repo, base), config.policy) if config.policy.restricted_paths else None
+        repo_tar = gitops.archive(repo, base)
+        restricted = RestrictedContent(repo_tar, config.policy) if config.policy.restricted_paths else None
 
         def client(name: str) -> ModelClient:
             if name not in clients:
@@ -123,7 +124,6 @@ def do(options: DoOptions, config: HarnessConfig, progress: Progress | None = No
         # anything is spent.
         client(plan.implementer), client(plan.reviewer)
         check_image(config.sandbox.image)
-        repo_tar = gitops.archive(repo, base)
         if len(repo_tar) > config.sandbox.max_repo_mb * 1_000_000:
             raise UsageError(f"the repository's tracked files are {len(repo_tar) / 1e6:.1f} MB, over "
                              f"[sandbox] max_repo_mb = {config.sandbox.max_repo_mb:g}")

@@ -24,7 +24,7 @@ def route(
 ) -> None:
     """Show the classification, the cascade plan and per-model expected cost and success. Runs nothing."""
     from harness.cascade import OutcomeStats
-    from harness.classify import history_from_memory, train_classifier
+    from harness.classify import classify, history_from_memory
     from harness.config import find_config, load_config
     from harness.memory import Memory
     from harness.router import outcome_stats, plan_route
@@ -37,7 +37,7 @@ def route(
         if db_path.is_file():  # route only reads: never create a database as a side effect
             with Memory(db_path) as memory:
                 stats, history = outcome_stats(memory), history_from_memory(memory)
-        classification = train_classifier(history).classify(request, root)
+        classification = classify(request, root, history)
         plan = plan_route(classification, cfg, stats, force_implementer=implementer, force_reviewer=reviewer)
     except HarnessError as exc:
         raise fail(exc) from None
