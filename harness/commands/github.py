@@ -92,9 +92,7 @@ def review_pr_command(
                                     f"${outcome.cost_usd:.4f})", secrets)))
         return EXIT_CODES.get(outcome.status, 1)
 
-    code = _redacted(body, secrets)
-    if code:
-        raise typer.Exit(code)
+    _run_job(body, secrets)
 
 
 def pr_do_command(
@@ -126,13 +124,12 @@ def pr_do_command(
         console.print(escape(redact(f"{outcome.action}: {outcome.message}", secrets)))
         return EXIT_CODES.get(outcome.result.status, 1) if outcome.result else 0
 
-    code = _redacted(body, secrets)
-    if code:
-        raise typer.Exit(code)
+    _run_job(body, secrets)
 
 
-def _redacted(body: Callable[[], int], secrets: list[str]) -> int:
-    """run_guarded, with the one-line error message redacted too (it may quote an API answer)."""
+def _run_job(body: Callable[[], int], secrets: list[str]) -> None:
+    """run_guarded, with the one-line error message redacted too (it may quote an API answer); a
+    non-zero code from `body` is the process's exit code."""
     def inner() -> int:
         try:
             return body()
@@ -140,7 +137,9 @@ def _redacted(body: Callable[[], int], secrets: list[str]) -> int:
             exc.args = (redact(str(exc), secrets),)
             raise
 
-    return run_guarded(inner)
+    code = run_guarded(inner)
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
