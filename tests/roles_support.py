@@ -16,6 +16,14 @@ ADD_SUB = tool("edit_file", path="calc.py", old='def mul(a, b):\n',
                new='def sub(a, b):\n    """The difference of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n')
 ADD_SUB_TEST = tool("edit_file", path="tests/test_calc.py", old="from calc import add, mul\n",
                     new="from calc import add, mul, sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n")
+# A new payments module with its test: the high-risk path of the roles and PR-job tests.
+ADD_FEES = [
+    reply(tool("write_file", path="payments/fees.py", content="def fee(amount):\n    return amount * 0.02\n")),
+    reply(tool("write_file", path="payments/__init__.py", content="")),
+    reply(tool("write_file", path="tests/test_fees.py",
+               content="from payments.fees import fee\n\n\ndef test_fee():\n    assert fee(100) == 2\n")),
+    reply(tool("finish", summary="fee() added with a test")),
+]
 FIXED = [reply(FIX_ADD), reply(ADD_TEST), reply(tool("finish", summary="add() returns the sum; test added"))]
 REQUEST = "Fix add() so it returns the sum of its arguments"
 

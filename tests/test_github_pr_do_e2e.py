@@ -13,6 +13,7 @@ from tests.conftest import git
 from tests.fake_github import FakeGitHub
 from tests.fake_models import FakeModels, reply, review, tool
 from tests.github_support import FIXTURES, assert_no_token, run_job
+from tests.roles_support import ADD_FEES
 from tests.test_do_e2e import ADD_TEST, FIX_ADD
 
 
@@ -123,12 +124,7 @@ def test_high_risk_change_opens_a_labelled_draft_and_asks_the_code_owners(
                                 "tested in tests/test_fees.py")
     (tmp_path / "event.json").write_text(json.dumps(event))
     gh.permissions["maint"] = "write"
-    fake.script("openai",
-                reply(tool("write_file", path="payments/fees.py", content="def fee(amount):\n    return amount * 0.02\n")),
-                reply(tool("write_file", path="payments/__init__.py", content="")),
-                reply(tool("write_file", path="tests/test_fees.py",
-                           content="from payments.fees import fee\n\n\ndef test_fee():\n    assert fee(100) == 2\n")),
-                reply(tool("finish", summary="fee() added with a test")))
+    fake.script("openai", *ADD_FEES)
     fake.script("anthropic", review("approve", summary="fine"))
 
     done = run_job("pr-do", repo, gh, tmp_path / "event.json", "issue_comment", "--json", **server_env(remote))

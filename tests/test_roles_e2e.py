@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import git, run_cli
 from tests.fake_models import FakeModels, reply, review, tool
 from tests.roles_support import (
-    ADD_SUB, ADD_SUB_TEST, ADD_TEST, FIX_ADD, FIXED, REQUEST, db, plan_reply, three_models, use_config,
+    ADD_FEES, ADD_SUB, ADD_SUB_TEST, ADD_TEST, FIX_ADD, FIXED, REQUEST, db, plan_reply, three_models, use_config,
 )
 
 PLANNING = "[planning]\nenabled = true\nskip_trivial = false\n"
@@ -46,12 +46,7 @@ def test_planner_implementer_reviewer_on_three_models(repo: Path, fake: FakeMode
 
 def test_high_risk_path_ends_needs_human_despite_approval(repo: Path, fake: FakeModels) -> None:
     request = "Create payments/fees.py with fee(amount) returning 2% of amount, tested in tests/test_fees.py"
-    fake.script("openai",
-                reply(tool("write_file", path="payments/fees.py", content="def fee(amount):\n    return amount * 0.02\n")),
-                reply(tool("write_file", path="payments/__init__.py", content="")),
-                reply(tool("write_file", path="tests/test_fees.py",
-                           content="from payments.fees import fee\n\n\ndef test_fee():\n    assert fee(100) == 2\n")),
-                reply(tool("finish", summary="fee() added with a test")))
+    fake.script("openai", *ADD_FEES)
     fake.script("anthropic", review("approve", summary="fine"))
 
     done = run_cli("do", request, "--json", cwd=repo)
